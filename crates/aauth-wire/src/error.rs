@@ -1,0 +1,2 @@
+//! The crate's one error type.
+pub struct WireError;
