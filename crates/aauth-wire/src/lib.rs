@@ -10,6 +10,7 @@ pub mod polling;
 pub mod problem;
 pub mod requirement;
 pub mod retry_after;
+mod sf;
 pub mod signature_error;
 pub mod signature_key;
 mod thumbprint;
