@@ -76,4 +76,30 @@ pub enum WireError {
         field: &'static str,
         reason: &'static str,
     },
+    /// A JSON body could not be read. Only serde's error category and position are kept,
+    /// because serde messages can quote body content.
+    #[error("{what}: invalid JSON ({category} error at line {line}, column {column})")]
+    Json {
+        what: &'static str,
+        category: &'static str,
+        line: usize,
+        column: usize,
+    },
+}
+
+impl WireError {
+    pub(crate) fn json(what: &'static str, e: &serde_json::Error) -> Self {
+        use serde_json::error::Category;
+        WireError::Json {
+            what,
+            category: match e.classify() {
+                Category::Io => "I/O",
+                Category::Syntax => "syntax",
+                Category::Data => "data",
+                Category::Eof => "end-of-input",
+            },
+            line: e.line(),
+            column: e.column(),
+        }
+    }
 }
