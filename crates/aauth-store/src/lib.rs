@@ -1,1 +1,24 @@
-//! aauth-store
+//! State a two-party AAuth resource keeps between requests: session tokens, pending requests and
+//! (later) the replay cache.
+//!
+//! Every store is an async trait used as `Arc<dyn …>`, so an application picks a backend at
+//! start-up without type parameters leaking into its router. The in-memory backend in [`memory`]
+//! is the default; a shared backend (Redis) implements the same traits for several instances.
+//!
+//! Secrets are never kept in the clear: a session token is stored only as its SHA-256 hash, and
+//! the token itself exists only in the response that delivers it.
+#![forbid(unsafe_code)]
+
+mod error;
+pub mod memory;
+pub mod pending;
+mod random;
+pub mod session;
+
+pub use error::StoreError;
+pub use pending::{Approval, PendingId, PendingRecord, PendingState, PendingStore};
+pub use random::{random_bytes, random_id};
+pub use session::{SessionBinding, SessionGrant, SessionTokenStore, TokenHash};
+
+/// Seconds since the Unix epoch. Stores take the time as an argument so tests can pin it.
+pub type UnixTime = u64;

@@ -1,0 +1,245 @@
+//! The in-memory default backend, on `dashmap`. State lives in one process: use a shared backend
+//! when a resource runs on several instances.
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use aauth_wire::access::SessionToken;
+use async_trait::async_trait;
+use dashmap::DashMap;
+use tokio::sync::Notify;
+
+use crate::pending::{PendingId, PendingRecord, PendingStore};
+use crate::session::{SessionGrant, SessionTokenStore, TokenHash, generate_token};
+use crate::{StoreError, UnixTime};
+
+/// How many records a store holds at most before refusing new ones; entries are created by
+/// unauthenticated-but-signed callers, so the bound is part of the security model.
+pub const DEFAULT_CAPACITY: usize = 1_000_000;
+
+/// How often (in inserts) a store sweeps out expired entries.
+const SWEEP_EVERY: u64 = 1024;
+
+fn now_unix() -> UnixTime {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// Session tokens in memory, keyed by their SHA-256 hash.
+pub struct MemorySessionStore {
+    by_hash: DashMap<TokenHash, SessionGrant>,
+    capacity: usize,
+    inserts: AtomicU64,
+}
+
+impl Default for MemorySessionStore {
+    fn default() -> Self {
+        Self::with_capacity(DEFAULT_CAPACITY)
+    }
+}
+
+impl MemorySessionStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn with_capacity(capacity: usize) -> Self {
+        MemorySessionStore {
+            by_hash: DashMap::new(),
+            capacity,
+            inserts: AtomicU64::new(0),
+        }
+    }
+
+    /// Number of stored (possibly expired, not yet swept) grants.
+    pub fn len(&self) -> usize {
+        self.by_hash.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_hash.is_empty()
+    }
+
+    /// The stored keys, to show in tests that only hashes are kept.
+    pub fn stored_hashes(&self) -> Vec<TokenHash> {
+        self.by_hash.iter().map(|e| *e.key()).collect()
+    }
+
+    fn sweep(&self, now: UnixTime) {
+        self.by_hash.retain(|_, g| g.expires_at > now);
+    }
+}
+
+#[async_trait]
+impl SessionTokenStore for MemorySessionStore {
+    async fn issue(&self, grant: SessionGrant) -> Result<SessionToken, StoreError> {
+        if self.inserts.fetch_add(1, Ordering::Relaxed) % SWEEP_EVERY == SWEEP_EVERY - 1
+            || self.by_hash.len() >= self.capacity
+        {
+            self.sweep(now_unix());
+        }
+        if self.by_hash.len() >= self.capacity {
+            return Err(StoreError::Unavailable("session store is full".into()));
+        }
+        let token = generate_token()?;
+        self.by_hash.insert(TokenHash::of(&token), grant);
+        Ok(token)
+    }
+
+    async fn lookup(
+        &self,
+        token: &SessionToken,
+        now: UnixTime,
+    ) -> Result<Option<SessionGrant>, StoreError> {
+        // The map is keyed by the hash, so a lookup compares hashes, never the token; the timing
+        // of a hash-map probe reveals nothing usable about a preimage.
+        let hash = TokenHash::of(token);
+        let Some(entry) = self.by_hash.get(&hash) else {
+            return Ok(None);
+        };
+        if !entry.key().ct_eq(&hash) || entry.value().expires_at <= now {
+            return Ok(None);
+        }
+        Ok(Some(entry.value().clone()))
+    }
+
+    async fn revoke(&self, token: &SessionToken) -> Result<bool, StoreError> {
+        Ok(self.by_hash.remove(&TokenHash::of(token)).is_some())
+    }
+}
+
+struct Slot {
+    record: PendingRecord,
+    changed: Arc<Notify>,
+}
+
+/// Pending requests in memory.
+pub struct MemoryPendingStore {
+    by_id: DashMap<PendingId, Slot>,
+    by_interaction: DashMap<String, PendingId>,
+    capacity: usize,
+    /// Records are kept this long after they expire so a late poll still gets 408/410.
+    linger: u64,
+    inserts: AtomicU64,
+}
+
+impl Default for MemoryPendingStore {
+    fn default() -> Self {
+        Self::with_capacity(DEFAULT_CAPACITY)
+    }
+}
+
+impl MemoryPendingStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn with_capacity(capacity: usize) -> Self {
+        MemoryPendingStore {
+            by_id: DashMap::new(),
+            by_interaction: DashMap::new(),
+            capacity,
+            linger: 3600,
+            inserts: AtomicU64::new(0),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_id.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_id.is_empty()
+    }
+
+    fn sweep(&self, now: UnixTime) {
+        let linger = self.linger;
+        self.by_id
+            .retain(|_, slot| slot.record.expires_at.saturating_add(linger) > now);
+        self.by_interaction
+            .retain(|_, id| self.by_id.contains_key(id));
+    }
+}
+
+#[async_trait]
+impl PendingStore for MemoryPendingStore {
+    async fn insert(&self, mut record: PendingRecord) -> Result<(), StoreError> {
+        if self.inserts.fetch_add(1, Ordering::Relaxed) % SWEEP_EVERY == SWEEP_EVERY - 1
+            || self.by_id.len() >= self.capacity
+        {
+            self.sweep(now_unix());
+        }
+        if self.by_id.len() >= self.capacity {
+            return Err(StoreError::Unavailable("pending store is full".into()));
+        }
+        record.version = 0;
+        self.by_interaction
+            .insert(record.interaction_id.clone(), record.id.clone());
+        self.by_id.insert(
+            record.id.clone(),
+            Slot {
+                record,
+                changed: Arc::new(Notify::new()),
+            },
+        );
+        Ok(())
+    }
+
+    async fn get(&self, id: &PendingId) -> Result<Option<PendingRecord>, StoreError> {
+        Ok(self.by_id.get(id).map(|s| s.record.clone()))
+    }
+
+    async fn get_by_interaction(
+        &self,
+        interaction_id: &str,
+    ) -> Result<Option<PendingRecord>, StoreError> {
+        let Some(id) = self.by_interaction.get(interaction_id).map(|e| e.clone()) else {
+            return Ok(None);
+        };
+        self.get(&id).await
+    }
+
+    async fn compare_and_swap(
+        &self,
+        mut record: PendingRecord,
+    ) -> Result<PendingRecord, StoreError> {
+        let mut slot = self.by_id.get_mut(&record.id).ok_or(StoreError::NotFound)?;
+        if slot.record.version != record.version {
+            return Err(StoreError::Conflict);
+        }
+        record.version += 1;
+        slot.record = record.clone();
+        slot.changed.notify_waiters();
+        Ok(record)
+    }
+
+    async fn wait_for_change(
+        &self,
+        id: &PendingId,
+        seen_version: u64,
+        timeout: Duration,
+    ) -> Result<(), StoreError> {
+        let notify = {
+            let slot = self.by_id.get(id).ok_or(StoreError::NotFound)?;
+            if slot.record.version != seen_version {
+                return Ok(());
+            }
+            slot.changed.clone()
+        };
+        let notified = notify.notified();
+        tokio::pin!(notified);
+        // Register before re-checking, so a change between the check and the wait is not lost.
+        notified.as_mut().enable();
+        if self
+            .by_id
+            .get(id)
+            .is_none_or(|s| s.record.version != seen_version)
+        {
+            return Ok(());
+        }
+        let _ = tokio::time::timeout(timeout, notified).await;
+        Ok(())
+    }
+}
