@@ -1,0 +1,489 @@
+//! Signing and verifying keys on `ring`.
+
+use std::fmt;
+use std::sync::Arc;
+
+use aauth_wire::Thumbprint;
+use ring::rand::{SecureRandom, SystemRandom};
+use ring::signature::{self, EcdsaKeyPair, Ed25519KeyPair, KeyPair};
+
+use crate::alg::Algorithm;
+use crate::error::{KeyError, SignatureMismatch};
+use crate::jwk::{Jwk, b64url_decode, b64url_encode};
+use crate::verify_error::VerifyError;
+
+/// A private key that signs requests.
+///
+/// Cheap to clone (the key pair is shared behind an `Arc`). `Debug` shows the algorithm and the
+/// thumbprint only, never the private scalar or seed.
+#[derive(Clone)]
+pub struct SigningKey {
+    inner: Arc<SigningInner>,
+}
+
+struct SigningInner {
+    alg: Algorithm,
+    pair: Pair,
+    /// Kept so the key can be exported again (ring does not hand private scalars back).
+    secret: Vec<u8>,
+    public_jwk: Jwk,
+    thumbprint: Thumbprint,
+}
+
+enum Pair {
+    Ed25519(Ed25519KeyPair),
+    Es256(EcdsaKeyPair, SystemRandom),
+}
+
+impl fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SigningKey")
+            .field("alg", &self.inner.alg)
+            .field("thumbprint", &self.inner.thumbprint)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SigningKey {
+    /// Generates a fresh key with the system RNG.
+    pub fn generate(alg: Algorithm) -> Result<Self, KeyError> {
+        let rng = SystemRandom::new();
+        match alg {
+            Algorithm::Ed25519 => {
+                let mut seed = [0u8; 32];
+                rng.fill(&mut seed).map_err(|_| KeyError::Crypto)?;
+                Self::ed25519_from_seed(&seed, None, None)
+            }
+            Algorithm::Es256 => {
+                let pkcs8 =
+                    EcdsaKeyPair::generate_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
+                        .map_err(|_| KeyError::Crypto)?;
+                Self::from_pkcs8_der(Algorithm::Es256, pkcs8.as_ref())
+            }
+        }
+    }
+
+    /// Imports a private JWK (with `d`). An `alg`, when present, must agree with `kty`/`crv`;
+    /// when absent it is taken from the key type, which is safe here because this is our own
+    /// key, not one a peer conveyed.
+    pub fn from_jwk(jwk: &Jwk) -> Result<Self, KeyError> {
+        let alg = key_algorithm(jwk, true, true)?;
+        let d = b64url_decode(jwk.d.as_deref().ok_or(KeyError::NotPrivate)?)?;
+        match alg {
+            Algorithm::Ed25519 => {
+                let x = jwk.x.as_deref().map(b64url_decode).transpose()?;
+                Self::ed25519_from_seed(&d, x.as_deref(), jwk.kid.clone())
+            }
+            Algorithm::Es256 => {
+                let x = b64url_decode(
+                    jwk.x
+                        .as_deref()
+                        .ok_or(KeyError::Malformed("EC JWK lacks x"))?,
+                )?;
+                let y = b64url_decode(
+                    jwk.y
+                        .as_deref()
+                        .ok_or(KeyError::Malformed("EC JWK lacks y"))?,
+                )?;
+                if d.len() != 32 || x.len() != 32 || y.len() != 32 {
+                    return Err(KeyError::Malformed("P-256 coordinates must be 32 bytes"));
+                }
+                let mut public = Vec::with_capacity(65);
+                public.push(4);
+                public.extend_from_slice(&x);
+                public.extend_from_slice(&y);
+                let rng = SystemRandom::new();
+                let pair = EcdsaKeyPair::from_private_key_and_public_key(
+                    &signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+                    &d,
+                    &public,
+                    &rng,
+                )
+                .map_err(|_| KeyError::Rejected("inconsistent P-256 key pair"))?;
+                Ok(Self::es256_from_pair(pair, rng, d, jwk.kid.clone()))
+            }
+        }
+    }
+
+    /// Imports an unencrypted PKCS#8 v1/v2 private key (DER).
+    pub fn from_pkcs8_der(alg: Algorithm, der: &[u8]) -> Result<Self, KeyError> {
+        match alg {
+            Algorithm::Ed25519 => {
+                // OneAsymmetricKey: privateKey OCTET STRING wrapping an OCTET STRING of 32 bytes.
+                let seed = find_after(der, &[0x04, 0x22, 0x04, 0x20], 32)
+                    .ok_or(KeyError::Malformed("not an Ed25519 PKCS#8 key"))?;
+                let pair = Ed25519KeyPair::from_pkcs8_maybe_unchecked(der)
+                    .map_err(|_| KeyError::Rejected("ring rejected the Ed25519 PKCS#8 key"))?;
+                Self::ed25519_from_seed(seed, Some(pair.public_key().as_ref()), None)
+            }
+            Algorithm::Es256 => {
+                // ECPrivateKey: version 1, then privateKey OCTET STRING (32 bytes for P-256).
+                let d = find_after(der, &[0x02, 0x01, 0x01, 0x04, 0x20], 32)
+                    .ok_or(KeyError::Malformed("not a P-256 PKCS#8 key"))?
+                    .to_vec();
+                let rng = SystemRandom::new();
+                let pair = EcdsaKeyPair::from_pkcs8(
+                    &signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+                    der,
+                    &rng,
+                )
+                .map_err(|_| KeyError::Rejected("ring rejected the P-256 PKCS#8 key"))?;
+                Ok(Self::es256_from_pair(pair, rng, d, None))
+            }
+        }
+    }
+
+    /// Imports a PEM `PRIVATE KEY` (PKCS#8) block.
+    pub fn from_pkcs8_pem(alg: Algorithm, pem: &str) -> Result<Self, KeyError> {
+        let der = pem_decode(pem, "PRIVATE KEY")?;
+        Self::from_pkcs8_der(alg, &der)
+    }
+
+    fn ed25519_from_seed(
+        seed: &[u8],
+        public: Option<&[u8]>,
+        kid: Option<String>,
+    ) -> Result<Self, KeyError> {
+        if seed.len() != 32 {
+            return Err(KeyError::Malformed("Ed25519 seed must be 32 bytes"));
+        }
+        let pair = match public {
+            Some(public) => Ed25519KeyPair::from_seed_and_public_key(seed, public)
+                .map_err(|_| KeyError::Rejected("Ed25519 seed and public key disagree"))?,
+            None => Ed25519KeyPair::from_seed_unchecked(seed)
+                .map_err(|_| KeyError::Rejected("bad Ed25519 seed"))?,
+        };
+        let public_jwk = Jwk {
+            kty: "OKP".into(),
+            crv: Some("Ed25519".into()),
+            x: Some(b64url_encode(pair.public_key().as_ref())),
+            alg: Some(Algorithm::Ed25519.jose_name().into()),
+            kid,
+            ..Jwk::default()
+        };
+        Ok(Self::assemble(
+            Algorithm::Ed25519,
+            Pair::Ed25519(pair),
+            seed.to_vec(),
+            public_jwk,
+        ))
+    }
+
+    fn es256_from_pair(
+        pair: EcdsaKeyPair,
+        rng: SystemRandom,
+        d: Vec<u8>,
+        kid: Option<String>,
+    ) -> Self {
+        let public = pair.public_key().as_ref();
+        // Uncompressed point: 0x04 ‖ x ‖ y.
+        let (x, y) = public[1..].split_at(32);
+        let public_jwk = Jwk {
+            kty: "EC".into(),
+            crv: Some("P-256".into()),
+            x: Some(b64url_encode(x)),
+            y: Some(b64url_encode(y)),
+            alg: Some(Algorithm::Es256.jose_name().into()),
+            kid,
+            ..Jwk::default()
+        };
+        Self::assemble(Algorithm::Es256, Pair::Es256(pair, rng), d, public_jwk)
+    }
+
+    fn assemble(alg: Algorithm, pair: Pair, secret: Vec<u8>, public_jwk: Jwk) -> Self {
+        // Our own well-formed OKP/EC JWK always has the members a thumbprint needs.
+        let thumbprint = public_jwk
+            .thumbprint()
+            .unwrap_or_else(|_| Thumbprint::from_encoded(String::new()));
+        SigningKey {
+            inner: Arc::new(SigningInner {
+                alg,
+                pair,
+                secret,
+                public_jwk,
+                thumbprint,
+            }),
+        }
+    }
+
+    /// The algorithm this key signs with.
+    pub fn algorithm(&self) -> Algorithm {
+        self.inner.alg
+    }
+
+    /// The public JWK, always with `alg` (and `kid` if the key was imported with one).
+    pub fn public_jwk(&self) -> Jwk {
+        self.inner.public_jwk.clone()
+    }
+
+    /// Borrowed public JWK.
+    pub fn public_jwk_ref(&self) -> &Jwk {
+        &self.inner.public_jwk
+    }
+
+    /// The private JWK (with `d`), for persisting the key. Handle the result as a secret.
+    pub fn to_private_jwk(&self) -> Jwk {
+        Jwk {
+            d: Some(b64url_encode(&self.inner.secret)),
+            ..self.inner.public_jwk.clone()
+        }
+    }
+
+    /// RFC 7638 thumbprint of the public key.
+    pub fn thumbprint(&self) -> Thumbprint {
+        self.inner.thumbprint.clone()
+    }
+
+    /// Signs `msg`. Ed25519 gives 64 bytes; ES256 gives raw `r‖s` (64 bytes), never DER, as
+    /// JOSE and RFC 9421 §3.3.4 require (SIG-34).
+    pub fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, KeyError> {
+        match &self.inner.pair {
+            Pair::Ed25519(pair) => Ok(pair.sign(msg).as_ref().to_vec()),
+            Pair::Es256(pair, rng) => pair
+                .sign(rng, msg)
+                .map(|s| s.as_ref().to_vec())
+                .map_err(|_| KeyError::Crypto),
+        }
+    }
+
+    /// The matching verifying key.
+    pub fn verifying_key(&self) -> VerifyingKey {
+        let jwk = &self.inner.public_jwk;
+        let public = match &self.inner.pair {
+            Pair::Ed25519(pair) => {
+                let mut a = [0u8; 32];
+                a.copy_from_slice(pair.public_key().as_ref());
+                PublicBytes::Ed25519(a)
+            }
+            Pair::Es256(pair, _) => {
+                let mut a = [0u8; 65];
+                a.copy_from_slice(pair.public_key().as_ref());
+                PublicBytes::P256(Box::new(a))
+            }
+        };
+        VerifyingKey {
+            alg: self.inner.alg,
+            public,
+            jwk: jwk.clone(),
+            thumbprint: self.inner.thumbprint.clone(),
+        }
+    }
+}
+
+/// How strictly a conveyed public JWK's `alg` is checked.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct KeyPolicy {
+    /// AMB-44 compatibility: treat `EdDSA` on an Ed25519 key as `Ed25519` and derive a missing
+    /// `alg` from `kty`/`crv` (OKP and EC only). Off by default: SK8 and P forbid both.
+    pub legacy_algorithms: bool,
+    /// Derive a missing `alg` from `kty`/`crv` (OKP/EC only) without accepting `EdDSA`; used for
+    /// `hwk` members under the SK4–7 rules, which forbade `alg` there.
+    pub derive_missing_alg: bool,
+}
+
+impl KeyPolicy {
+    /// SK8/P: `alg` required and fully specified.
+    pub fn strict() -> Self {
+        KeyPolicy::default()
+    }
+}
+
+#[derive(Clone)]
+enum PublicBytes {
+    Ed25519([u8; 32]),
+    P256(Box<[u8; 65]>),
+}
+
+/// A public key a signature is checked with, validated at construction (SK-12).
+#[derive(Clone)]
+pub struct VerifyingKey {
+    alg: Algorithm,
+    public: PublicBytes,
+    jwk: Jwk,
+    thumbprint: Thumbprint,
+}
+
+impl fmt::Debug for VerifyingKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("VerifyingKey")
+            .field("alg", &self.alg)
+            .field("thumbprint", &self.thumbprint)
+            .finish()
+    }
+}
+
+impl VerifyingKey {
+    /// Validates a conveyed public JWK and builds a key from it.
+    ///
+    /// The algorithm comes only from the JWK's `alg` (SIG-03): absent, polymorphic (`EdDSA`) or
+    /// unimplemented → `unsupported_algorithm`, unless the policy allows derivation;
+    /// `kty`/`crv` disagreeing with `alg`, wrong lengths, a point off the curve or private
+    /// material in a public key → `invalid_key`.
+    pub fn from_jwk(jwk: &Jwk, policy: &KeyPolicy) -> Result<Self, VerifyError> {
+        Self::from_jwk_owned(jwk.clone(), policy)
+    }
+
+    /// As [`VerifyingKey::from_jwk`], taking ownership to avoid a copy on the hot path.
+    pub fn from_jwk_owned(jwk: Jwk, policy: &KeyPolicy) -> Result<Self, VerifyError> {
+        let alg = key_algorithm(
+            &jwk,
+            policy.legacy_algorithms || policy.derive_missing_alg,
+            policy.legacy_algorithms,
+        )
+        .map_err(key_error_to_verify)?;
+        if jwk.d.is_some() {
+            return Err(VerifyError::InvalidKey(
+                "public key carries private material",
+            ));
+        }
+        let public = match alg {
+            Algorithm::Ed25519 => {
+                let x = decode_member(jwk.x.as_deref())?;
+                let x: [u8; 32] = x
+                    .try_into()
+                    .map_err(|_| VerifyError::InvalidKey("Ed25519 x must be 32 bytes"))?;
+                PublicBytes::Ed25519(x)
+            }
+            Algorithm::Es256 => {
+                let x = decode_member(jwk.x.as_deref())?;
+                let y = decode_member(jwk.y.as_deref())?;
+                if x.len() != 32 || y.len() != 32 {
+                    return Err(VerifyError::InvalidKey(
+                        "P-256 coordinates must be 32 bytes",
+                    ));
+                }
+                let mut point = [0u8; 65];
+                point[0] = 4;
+                point[1..33].copy_from_slice(&x);
+                point[33..].copy_from_slice(&y);
+                validate_p256_point(&point)?;
+                PublicBytes::P256(Box::new(point))
+            }
+        };
+        let thumbprint = jwk
+            .thumbprint()
+            .map_err(|_| VerifyError::InvalidKey("key lacks thumbprint members"))?;
+        Ok(VerifyingKey {
+            alg,
+            public,
+            jwk,
+            thumbprint,
+        })
+    }
+
+    /// The algorithm, taken from the key's `alg`.
+    pub fn algorithm(&self) -> Algorithm {
+        self.alg
+    }
+
+    /// RFC 7638 thumbprint.
+    pub fn thumbprint(&self) -> &Thumbprint {
+        &self.thumbprint
+    }
+
+    /// The JWK as received.
+    pub fn jwk(&self) -> &Jwk {
+        &self.jwk
+    }
+
+    /// Consumes the key, returning its JWK and thumbprint.
+    pub fn into_parts(self) -> (Jwk, Thumbprint) {
+        (self.jwk, self.thumbprint)
+    }
+
+    /// Checks `sig` over `msg`. ES256 accepts only the 64-byte `r‖s` form (SIG-34).
+    pub fn verify(&self, msg: &[u8], sig: &[u8]) -> Result<(), SignatureMismatch> {
+        let res = match &self.public {
+            PublicBytes::Ed25519(pk) => {
+                signature::UnparsedPublicKey::new(&signature::ED25519, pk).verify(msg, sig)
+            }
+            PublicBytes::P256(pk) => {
+                signature::UnparsedPublicKey::new(&signature::ECDSA_P256_SHA256_FIXED, &pk[..])
+                    .verify(msg, sig)
+            }
+        };
+        res.map_err(|_| SignatureMismatch)
+    }
+}
+
+fn decode_member(value: Option<&str>) -> Result<Vec<u8>, VerifyError> {
+    let value = value.ok_or(VerifyError::InvalidKey("key lacks a coordinate"))?;
+    b64url_decode(value).map_err(|_| VerifyError::InvalidKey("key member is not base64url"))
+}
+
+/// ring checks the point only when verifying, where a bad point would look like a bad
+/// signature. An ECDH agreement against the point runs ring's full public-key validation
+/// (on the curve, not the identity), so an off-curve key is reported as `invalid_key` (SK-12).
+fn validate_p256_point(point: &[u8; 65]) -> Result<(), VerifyError> {
+    use ring::agreement;
+    let rng = SystemRandom::new();
+    let ours = agreement::EphemeralPrivateKey::generate(&agreement::ECDH_P256, &rng)
+        .map_err(|_| VerifyError::InvalidKey("cannot validate P-256 point"))?;
+    let theirs = agreement::UnparsedPublicKey::new(&agreement::ECDH_P256, &point[..]);
+    agreement::agree_ephemeral(ours, &theirs, |_| ())
+        .map_err(|_| VerifyError::InvalidKey("P-256 point is not on the curve"))
+}
+
+fn key_error_to_verify(e: KeyError) -> VerifyError {
+    match e {
+        KeyError::UnsupportedAlgorithm(a) => VerifyError::UnsupportedAlgorithm(a),
+        KeyError::UnsupportedKeyType => VerifyError::UnsupportedAlgorithm("key type".into()),
+        KeyError::AlgorithmMismatch(_) => VerifyError::InvalidKey("kty or crv does not match alg"),
+        KeyError::Malformed(m) | KeyError::Rejected(m) => VerifyError::InvalidKey(m),
+        KeyError::NotPrivate | KeyError::Crypto => VerifyError::InvalidKey("unusable key"),
+    }
+}
+
+/// Works out the algorithm of a JWK.
+///
+/// Order matters for the error codes: first the `alg` must name something we implement
+/// (else unsupported), then the key type must fit it (else mismatch).
+fn key_algorithm(
+    jwk: &Jwk,
+    derive_missing: bool,
+    allow_eddsa: bool,
+) -> Result<Algorithm, KeyError> {
+    let alg = match jwk.alg.as_deref() {
+        Some("EdDSA") if allow_eddsa => Algorithm::Ed25519,
+        Some(name) => Algorithm::from_jose(name)
+            .ok_or_else(|| KeyError::UnsupportedAlgorithm(crate::error::clip(name)))?,
+        None if derive_missing => match (jwk.kty.as_str(), jwk.crv.as_deref()) {
+            ("OKP", Some("Ed25519")) => Algorithm::Ed25519,
+            ("EC", Some("P-256")) => Algorithm::Es256,
+            _ => return Err(KeyError::UnsupportedAlgorithm("(absent)".into())),
+        },
+        None => return Err(KeyError::UnsupportedAlgorithm("(absent)".into())),
+    };
+    if jwk.kty != alg.kty() || jwk.crv.as_deref() != Some(alg.crv()) {
+        return Err(KeyError::AlgorithmMismatch(alg.jose_name().into()));
+    }
+    Ok(alg)
+}
+
+/// Returns the `len` bytes following the first occurrence of `marker`.
+fn find_after<'a>(haystack: &'a [u8], marker: &[u8], len: usize) -> Option<&'a [u8]> {
+    let pos = haystack.windows(marker.len()).position(|w| w == marker)?;
+    haystack.get(pos + marker.len()..pos + marker.len() + len)
+}
+
+/// Decodes the first PEM block with the given label.
+pub(crate) fn pem_decode(pem: &str, label: &str) -> Result<Vec<u8>, KeyError> {
+    use base64::Engine as _;
+    let begin = format!("-----BEGIN {label}-----");
+    let end = format!("-----END {label}-----");
+    let start = pem
+        .find(&begin)
+        .ok_or(KeyError::Malformed("PEM label not found"))?
+        + begin.len();
+    let stop = pem[start..]
+        .find(&end)
+        .ok_or(KeyError::Malformed("PEM end not found"))?
+        + start;
+    let body: String = pem[start..stop]
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect();
+    base64::engine::general_purpose::STANDARD
+        .decode(body)
+        .map_err(|_| KeyError::Malformed("PEM body is not base64"))
+}

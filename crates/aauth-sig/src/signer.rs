@@ -1,0 +1,233 @@
+//! Signing requests: `Signature-Key`, `Signature-Input`, `Signature`.
+
+use aauth_wire::Thumbprint;
+use aauth_wire::headers::{SIGNATURE, SIGNATURE_INPUT, SIGNATURE_KEY};
+use aauth_wire::signature_key::HwkParams;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use http::{HeaderMap, HeaderValue};
+
+use crate::components::{ComponentId, build_base};
+use crate::error::SignError;
+use crate::keys::SigningKey;
+use crate::message::{Message, RequestTarget};
+
+/// The components every AAuth request covers (SIG-09).
+pub const MANDATORY_COMPONENTS: [&str; 4] = ["@method", "@authority", "@path", "signature-key"];
+
+/// Largest Integer a structured field can carry (RFC 8941 §3.3.1).
+const SF_INTEGER_MAX: u64 = 999_999_999_999_999;
+
+/// What to sign and how to label it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SignOptions {
+    /// Covered components in signing order, as bare names (`@method`, `content-type`) or
+    /// serialised identifiers (`"example-dict";key="a"`).
+    pub components: Vec<String>,
+    /// `created`, Unix seconds (SIG-13).
+    pub created: u64,
+    /// Optional `expires`, Unix seconds (SIG-16).
+    pub expires: Option<u64>,
+    /// Signature label; AAuth examples use `sig`.
+    pub label: String,
+}
+
+impl Default for SignOptions {
+    fn default() -> Self {
+        SignOptions {
+            components: MANDATORY_COMPONENTS
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect(),
+            created: 0,
+            expires: None,
+            label: "sig".to_owned(),
+        }
+    }
+}
+
+impl SignOptions {
+    /// The AAuth mandatory components, label `sig`, created at `created`.
+    pub fn new(created: u64) -> Self {
+        SignOptions {
+            created,
+            ..SignOptions::default()
+        }
+    }
+
+    /// Also covers `component` (appended after the current ones).
+    pub fn with_component(mut self, component: impl Into<String>) -> Self {
+        self.components.push(component.into());
+        self
+    }
+
+    /// Sets `expires`.
+    pub fn with_expires(mut self, expires: u64) -> Self {
+        self.expires = Some(expires);
+        self
+    }
+
+    /// Sets the label.
+    pub fn with_label(mut self, label: impl Into<String>) -> Self {
+        self.label = label.into();
+        self
+    }
+}
+
+/// A key plus the `Signature-Key` member that conveys it.
+#[derive(Clone, Debug)]
+pub struct Signer {
+    key: SigningKey,
+    member: String,
+}
+
+impl Signer {
+    /// An `hwk` signer in the SK8 form (`alg` included, no `kid`).
+    pub fn hwk(key: SigningKey) -> Signer {
+        let member = hwk_params(&key).to_member_value().unwrap_or_default();
+        Signer { key, member }
+    }
+
+    /// An `hwk` signer in the SK4–7 form (no `alg`), for seed compatibility (AMB-01).
+    pub fn hwk_without_alg(key: SigningKey) -> Signer {
+        let mut params = hwk_params(&key);
+        params.alg = None;
+        let member = params.to_member_value().unwrap_or_default();
+        Signer { key, member }
+    }
+
+    /// A signer sending an arbitrary member value (e.g. `jwt;jwt="…"`). The value is checked
+    /// when signing.
+    pub fn with_member(key: SigningKey, member_value: String) -> Signer {
+        Signer {
+            key,
+            member: member_value,
+        }
+    }
+
+    /// The signing key.
+    pub fn key(&self) -> &SigningKey {
+        &self.key
+    }
+
+    /// Thumbprint of the signing key (the `hwk` identity).
+    pub fn thumbprint(&self) -> Thumbprint {
+        self.key.thumbprint()
+    }
+
+    /// The `Signature-Key` member value sent with each request.
+    pub fn member_value(&self) -> &str {
+        &self.member
+    }
+
+    /// Signs a request.
+    ///
+    /// Writes `Signature-Key` first because it is itself covered (SK-06), then builds the base
+    /// from `target`'s method, scheme, authority, path and query and from the fields in
+    /// `headers` — `target.headers` is not consulted, since `headers` is the map that will be
+    /// sent. Any previous `Signature-Key`, `Signature-Input` and `Signature` are replaced.
+    pub fn sign(
+        &self,
+        target: &RequestTarget<'_>,
+        headers: &mut HeaderMap,
+        opts: &SignOptions,
+    ) -> Result<(), SignError> {
+        let (input, signature) = {
+            let key_field = self.signature_key_field(&opts.label)?;
+            headers.insert(SIGNATURE_KEY, key_field);
+            self.compute(target, headers, opts)?
+        };
+        headers.insert(SIGNATURE_INPUT, input);
+        headers.insert(SIGNATURE, signature);
+        Ok(())
+    }
+
+    /// Returns the signature base `sign` would sign, after writing `Signature-Key`
+    /// (diagnostics and tests).
+    pub fn signature_base(
+        &self,
+        target: &RequestTarget<'_>,
+        headers: &mut HeaderMap,
+        opts: &SignOptions,
+    ) -> Result<String, SignError> {
+        headers.insert(SIGNATURE_KEY, self.signature_key_field(&opts.label)?);
+        let (_, base) = self.base(target, headers, opts)?;
+        Ok(base)
+    }
+
+    fn signature_key_field(&self, label: &str) -> Result<HeaderValue, SignError> {
+        sfv::KeyRef::from_str(label).map_err(|_| SignError::InvalidLabel)?;
+        // The member must be one SF item (token + parameters) so the field stays a dictionary.
+        let dict: sfv::Dictionary = sfv::Parser::new(&format!("{label}={}", self.member))
+            .parse()
+            .map_err(|_| SignError::InvalidMember)?;
+        if dict.len() != 1 {
+            return Err(SignError::InvalidMember);
+        }
+        HeaderValue::from_str(&format!("{label}={}", self.member))
+            .map_err(|_| SignError::InvalidHeaderValue)
+    }
+
+    fn base(
+        &self,
+        target: &RequestTarget<'_>,
+        headers: &HeaderMap,
+        opts: &SignOptions,
+    ) -> Result<(String, String), SignError> {
+        if opts.created > SF_INTEGER_MAX || opts.expires.is_some_and(|e| e > SF_INTEGER_MAX) {
+            return Err(SignError::InvalidHeaderValue);
+        }
+        let components = opts
+            .components
+            .iter()
+            .map(|c| ComponentId::parse(c))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut params = String::with_capacity(96);
+        params.push('(');
+        for (i, c) in components.iter().enumerate() {
+            if i > 0 {
+                params.push(' ');
+            }
+            params.push_str(c.as_str());
+        }
+        params.push_str(");created=");
+        params.push_str(&opts.created.to_string());
+        if let Some(e) = opts.expires {
+            params.push_str(";expires=");
+            params.push_str(&e.to_string());
+        }
+        let t = RequestTarget { headers, ..*target };
+        let base = build_base(&Message::request(&t), &components, &params)?;
+        Ok((params, base))
+    }
+
+    fn compute(
+        &self,
+        target: &RequestTarget<'_>,
+        headers: &HeaderMap,
+        opts: &SignOptions,
+    ) -> Result<(HeaderValue, HeaderValue), SignError> {
+        let (params, base) = self.base(target, headers, opts)?;
+        let sig = self.key.sign(base.as_bytes())?;
+        let label = &opts.label;
+        let input = HeaderValue::from_str(&format!("{label}={params}"))
+            .map_err(|_| SignError::InvalidHeaderValue)?;
+        let signature = HeaderValue::from_str(&format!("{label}=:{}:", STANDARD.encode(sig)))
+            .map_err(|_| SignError::InvalidHeaderValue)?;
+        Ok((input, signature))
+    }
+}
+
+fn hwk_params(key: &SigningKey) -> HwkParams {
+    let jwk = key.public_jwk_ref();
+    HwkParams {
+        kty: jwk.kty.clone(),
+        crv: jwk.crv.clone(),
+        x: jwk.x.clone(),
+        y: jwk.y.clone(),
+        n: None,
+        e: None,
+        alg: Some(key.algorithm().jose_name().to_owned()),
+        kid: None,
+    }
+}
