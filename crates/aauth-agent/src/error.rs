@@ -1,0 +1,57 @@
+use std::time::Duration;
+
+use aauth_wire::signature_error::SignatureErrorCode;
+use thiserror::Error;
+
+/// Everything that can end an AAuth request without a usable response. Messages never contain
+/// session tokens or keys.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum AAuthError {
+    /// The HTTP exchange itself failed (connection, TLS, timeout of a single request).
+    #[error("HTTP request failed: {0}")]
+    Http(#[from] reqwest::Error),
+    /// The request could not be signed.
+    #[error("could not sign the request: {0}")]
+    Sign(String),
+    /// The resource rejected the signature: `401` with `Signature-Error`.
+    #[error("the resource rejected the signature: {code}{}", required_input.as_ref().map(|r| format!(" (requires {})", r.join(" "))).unwrap_or_default())]
+    Signature {
+        code: SignatureErrorCode,
+        required_input: Option<Vec<String>>,
+    },
+    /// The person or the resource refused: `403` (`denied`, or `abandoned` when the person
+    /// never decided).
+    #[error("access {error}: {}", detail.as_deref().unwrap_or("refused by the resource"))]
+    Denied {
+        error: String,
+        detail: Option<String>,
+    },
+    /// The pending request expired (`408`); a fresh request may start over (POLL-09).
+    #[error("the pending request expired before the person decided")]
+    Expired,
+    /// The pending URL is gone (`410`): the request ended already or was withdrawn.
+    #[error("the pending request is gone ({})", error.as_deref().unwrap_or("410"))]
+    Gone { error: Option<String> },
+    /// The resource failed (`500`): start over.
+    #[error("the resource failed with status {status}")]
+    Server { status: u16 },
+    /// No decision arrived within the client's polling timeout.
+    #[error("no decision after {0:?}")]
+    Timeout(Duration),
+    /// The wait was cancelled by the caller.
+    #[error("cancelled")]
+    Cancelled,
+    /// A `Location` pointing at another origin; the agent never polls there (AMB-30).
+    #[error("pending URL {0} is not on the resource's origin")]
+    CrossOriginLocation(String),
+    /// The resource answered in a way the protocol does not allow.
+    #[error("malformed response from the resource: {0}")]
+    Protocol(String),
+    /// A `202` whose requirement this agent cannot satisfy (POLL-10).
+    #[error("the resource requires `{0}`, which this agent does not handle")]
+    UnsupportedRequirement(String),
+    /// The request body is a stream and cannot be re-sent after approval.
+    #[error("the request body cannot be replayed after the interaction")]
+    BodyNotReplayable,
+}

@@ -1,0 +1,374 @@
+//! Resource configuration and the builder that checks it once, at start-up.
+use std::sync::Arc;
+use std::time::Duration;
+
+use aauth_sig::{Algorithm, Verifier, VerifierConfig};
+use aauth_store::memory::{MemoryPendingStore, MemorySessionStore};
+use aauth_store::{PendingStore, SessionTokenStore, UnixTime};
+use aauth_wire::signature_key::Scheme;
+use thiserror::Error;
+use url::Url;
+
+use crate::interaction::{DevLoopbackPerson, InteractionAuthenticator};
+use crate::policy::{Decision, PolicyContext, PolicyFn, default_policy};
+
+/// What to do with a signed request whose `Authorization: AAuth` token is unknown, expired,
+/// revoked or bound to another key. The draft defines no answer (AMB-02).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum InvalidSessionPolicy {
+    /// Treat the request as carrying no session: the policy runs as for a new agent, usually
+    /// answering with a fresh `202` interaction (SESS-16). The default.
+    #[default]
+    Restart,
+    /// Answer `403` with `{"error":"denied"}`.
+    Forbid,
+}
+
+/// Configuration the builder refuses, with the reason.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    #[error("public base URL is not a valid absolute URL: {0}")]
+    BadBaseUrl(String),
+    #[error(
+        "the interaction URL must use https (RM-04); plain http is allowed only for loopback hosts \
+         with allow_insecure_loopback()"
+    )]
+    InsecureBaseUrl,
+    #[error("the public base URL must not carry a path, query or fragment (RM-04, RM-10)")]
+    BaseUrlNotAnOrigin,
+    #[error("at least one Signature-Key scheme must be accepted")]
+    NoSchemes,
+    #[error("scheme {0} cannot be verified by this library yet")]
+    SchemeNotImplemented(String),
+    #[error("{0} must be at least {1}")]
+    TooSmall(&'static str, u64),
+}
+
+pub(crate) struct Inner {
+    pub verifier: Verifier,
+    pub sessions: Arc<dyn SessionTokenStore>,
+    pub pending: Arc<dyn PendingStore>,
+    pub authenticator: Arc<dyn InteractionAuthenticator>,
+    pub policy: PolicyFn,
+    /// Origin the resource is reached at, without a trailing slash.
+    pub origin: String,
+    pub pending_prefix: &'static str,
+    pub interaction_prefix: &'static str,
+    pub pending_ttl: u64,
+    pub retry_after: u64,
+    pub max_wait: u64,
+    pub session_ttl: u64,
+    pub max_code_attempts: u32,
+    pub generic_signature_errors: bool,
+    pub invalid_session: InvalidSessionPolicy,
+    pub accepted_scheme_names: Vec<String>,
+    pub accepted_alg_names: Vec<String>,
+    pub clock: Arc<dyn Fn() -> UnixTime + Send + Sync>,
+}
+
+/// A configured AAuth resource. Cheap to clone: everything lives behind one `Arc`.
+#[derive(Clone)]
+pub struct AAuthResource {
+    pub(crate) inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for AAuthResource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AAuthResource")
+            .field("origin", &self.inner.origin)
+            .field("schemes", &self.inner.accepted_scheme_names)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AAuthResource {
+    /// Starts a builder for a resource reached at `public_base_url` (scheme, host and port; the
+    /// interaction and pending URLs are built on it and `@authority` is taken from it).
+    pub fn builder(public_base_url: impl Into<String>) -> ResourceBuilder {
+        ResourceBuilder::new(public_base_url.into())
+    }
+
+    pub(crate) fn now(&self) -> UnixTime {
+        (self.inner.clock)()
+    }
+
+    /// The origin the resource is configured with, e.g. `https://resource.example`.
+    pub fn origin(&self) -> &str {
+        &self.inner.origin
+    }
+
+    /// The session-token store, for applications that revoke tokens or inspect grants.
+    pub fn session_store(&self) -> &Arc<dyn SessionTokenStore> {
+        &self.inner.sessions
+    }
+
+    /// The pending-request store.
+    pub fn pending_store(&self) -> &Arc<dyn PendingStore> {
+        &self.inner.pending
+    }
+}
+
+/// Builds an [`AAuthResource`]; see [`AAuthResource::builder`].
+pub struct ResourceBuilder {
+    base_url: String,
+    schemes: Vec<Scheme>,
+    algorithms: Vec<Algorithm>,
+    required_components: Vec<String>,
+    window: Duration,
+    insecure_loopback: bool,
+    sessions: Option<Arc<dyn SessionTokenStore>>,
+    pending: Option<Arc<dyn PendingStore>>,
+    authenticator: Option<Arc<dyn InteractionAuthenticator>>,
+    policy: Option<PolicyFn>,
+    pending_ttl: u64,
+    retry_after: u64,
+    max_wait: u64,
+    session_ttl: u64,
+    max_code_attempts: u32,
+    generic_signature_errors: bool,
+    invalid_session: InvalidSessionPolicy,
+    clock: Option<Arc<dyn Fn() -> UnixTime + Send + Sync>>,
+}
+
+impl ResourceBuilder {
+    fn new(base_url: String) -> Self {
+        ResourceBuilder {
+            base_url,
+            schemes: Vec::new(),
+            algorithms: vec![Algorithm::Ed25519, Algorithm::Es256],
+            required_components: Vec::new(),
+            window: Duration::from_secs(60),
+            insecure_loopback: false,
+            sessions: None,
+            pending: None,
+            authenticator: None,
+            policy: None,
+            pending_ttl: 600,
+            retry_after: 2,
+            max_wait: 30,
+            session_ttl: 3600,
+            max_code_attempts: 5,
+            generic_signature_errors: false,
+            invalid_session: InvalidSessionPolicy::Restart,
+            clock: None,
+        }
+    }
+
+    /// Accepts the `hwk` scheme: pseudonymous agents identified by their key thumbprint, as in
+    /// the seed's two-party mode (AMB-01). The protocol draft itself accepts only `jwt`.
+    pub fn accept_hwk(mut self) -> Self {
+        if !self.schemes.contains(&Scheme::Hwk) {
+            self.schemes.push(Scheme::Hwk);
+        }
+        self
+    }
+
+    /// Sets the accepted Signature-Key schemes, most preferred first.
+    pub fn accept_schemes(mut self, schemes: impl IntoIterator<Item = Scheme>) -> Self {
+        self.schemes = schemes.into_iter().collect();
+        self
+    }
+
+    /// Sets the accepted signature algorithms (default `Ed25519`, `ES256`).
+    pub fn accept_algorithms(mut self, algs: impl IntoIterator<Item = Algorithm>) -> Self {
+        self.algorithms = algs.into_iter().collect();
+        self
+    }
+
+    /// Components every signature must cover beyond `@method @authority @path signature-key`
+    /// (e.g. `@query` for a resource whose answers depend on the query, SIG-36).
+    pub fn require_components(mut self, ids: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.required_components = ids.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// How far `created` may be from the resource's clock (default 60 s, SIG-18).
+    pub fn signature_window(mut self, window: Duration) -> Self {
+        self.window = window;
+        self
+    }
+
+    /// Development only: allow a plain `http` base URL when its host is a loopback address
+    /// (`127.0.0.0/8`, `::1`, `localhost`). Any other host still needs https.
+    pub fn allow_insecure_loopback(mut self) -> Self {
+        self.insecure_loopback = true;
+        self
+    }
+
+    pub fn session_store(mut self, store: Arc<dyn SessionTokenStore>) -> Self {
+        self.sessions = Some(store);
+        self
+    }
+
+    pub fn pending_store(mut self, store: Arc<dyn PendingStore>) -> Self {
+        self.pending = Some(store);
+        self
+    }
+
+    /// How the interaction page learns who the person is (IC-07). The default,
+    /// [`DevLoopbackPerson`], is for local development only.
+    pub fn authenticator(mut self, authenticator: Arc<dyn InteractionAuthenticator>) -> Self {
+        self.authenticator = Some(authenticator);
+        self
+    }
+
+    /// The application's decision for each verified request: allow, require interaction, or
+    /// deny. The default requires interaction unless the request carries a valid session.
+    pub fn policy(
+        mut self,
+        policy: impl Fn(&PolicyContext<'_>) -> Decision + Send + Sync + 'static,
+    ) -> Self {
+        self.policy = Some(Arc::new(policy));
+        self
+    }
+
+    /// Lifetime of a pending request and its interaction code (default 600 s).
+    pub fn pending_ttl(mut self, secs: u64) -> Self {
+        self.pending_ttl = secs;
+        self
+    }
+
+    /// The `Retry-After` the resource sends on `202` (default 2 s; at least 1, AMB-12).
+    pub fn retry_after(mut self, secs: u64) -> Self {
+        self.retry_after = secs;
+        self
+    }
+
+    /// The longest `Prefer: wait` the resource honours (default 30 s, AMB-13).
+    pub fn max_wait(mut self, secs: u64) -> Self {
+        self.max_wait = secs;
+        self
+    }
+
+    /// Lifetime of an issued session token (default 3600 s).
+    pub fn session_ttl(mut self, secs: u64) -> Self {
+        self.session_ttl = secs;
+        self
+    }
+
+    /// Wrong codes allowed at one interaction URL before the request fails (default 5, IC-09).
+    pub fn max_code_attempts(mut self, n: u32) -> Self {
+        self.max_code_attempts = n;
+        self
+    }
+
+    /// Answer every signature failure with `invalid_signature` instead of the specific code
+    /// (AMB-32: the seed's behaviour, and the disclosure-minimising choice).
+    pub fn generic_signature_errors(mut self, on: bool) -> Self {
+        self.generic_signature_errors = on;
+        self
+    }
+
+    pub fn invalid_session(mut self, policy: InvalidSessionPolicy) -> Self {
+        self.invalid_session = policy;
+        self
+    }
+
+    /// Replaces the clock (Unix seconds); for tests.
+    pub fn clock(mut self, clock: impl Fn() -> UnixTime + Send + Sync + 'static) -> Self {
+        self.clock = Some(Arc::new(clock));
+        self
+    }
+
+    pub fn build(self) -> Result<AAuthResource, ConfigError> {
+        let url = Url::parse(&self.base_url).map_err(|e| ConfigError::BadBaseUrl(e.to_string()))?;
+        let host = url
+            .host_str()
+            .ok_or_else(|| ConfigError::BadBaseUrl("no host".into()))?;
+        match url.scheme() {
+            "https" => {}
+            "http" if self.insecure_loopback && is_loopback_host(host) => {}
+            "http" => return Err(ConfigError::InsecureBaseUrl),
+            other => return Err(ConfigError::BadBaseUrl(format!("scheme {other}"))),
+        }
+        if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
+            return Err(ConfigError::BaseUrlNotAnOrigin);
+        }
+        if self.schemes.is_empty() {
+            return Err(ConfigError::NoSchemes);
+        }
+        for s in &self.schemes {
+            if *s != Scheme::Hwk {
+                return Err(ConfigError::SchemeNotImplemented(s.as_str().to_owned()));
+            }
+        }
+        if self.retry_after < 1 {
+            return Err(ConfigError::TooSmall("retry_after", 1));
+        }
+        if self.pending_ttl < 10 {
+            return Err(ConfigError::TooSmall("pending_ttl", 10));
+        }
+        if self.max_code_attempts < 1 {
+            return Err(ConfigError::TooSmall("max_code_attempts", 1));
+        }
+        // `Url` lowercases the host and drops a default port, which is exactly the canonical
+        // `@authority` of RFC 9421 §2.2.3.
+        let authority = match url.port() {
+            Some(p) => format!("{host}:{p}"),
+            None => host.to_owned(),
+        };
+        let origin = format!("{}://{}", url.scheme(), authority);
+
+        let verifier_config = VerifierConfig {
+            canonical_authority: authority,
+            scheme: url.scheme().to_owned(),
+            window: self.window,
+            accepted_schemes: self.schemes.clone(),
+            accepted_algorithms: self.algorithms.clone(),
+            required_components: self.required_components.clone(),
+            ..VerifierConfig::default()
+        };
+        let inner = Inner {
+            verifier: Verifier::new(verifier_config),
+            sessions: self
+                .sessions
+                .unwrap_or_else(|| Arc::new(MemorySessionStore::new())),
+            pending: self
+                .pending
+                .unwrap_or_else(|| Arc::new(MemoryPendingStore::new())),
+            authenticator: self
+                .authenticator
+                .unwrap_or_else(|| Arc::new(DevLoopbackPerson)),
+            policy: self.policy.unwrap_or_else(default_policy),
+            origin,
+            pending_prefix: "/aauth/pending",
+            interaction_prefix: "/aauth/interaction",
+            pending_ttl: self.pending_ttl,
+            retry_after: self.retry_after,
+            max_wait: self.max_wait,
+            session_ttl: self.session_ttl,
+            max_code_attempts: self.max_code_attempts,
+            generic_signature_errors: self.generic_signature_errors,
+            invalid_session: self.invalid_session,
+            accepted_scheme_names: self.schemes.iter().map(|s| s.as_str().to_owned()).collect(),
+            accepted_alg_names: self
+                .algorithms
+                .iter()
+                .map(|a| a.jose_name().to_owned())
+                .collect(),
+            clock: self.clock.unwrap_or_else(|| Arc::new(system_now)),
+        };
+        Ok(AAuthResource {
+            inner: Arc::new(inner),
+        })
+    }
+}
+
+pub(crate) fn system_now() -> UnixTime {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// `localhost`, `127.0.0.0/8` and `::1`.
+pub(crate) fn is_loopback_host(host: &str) -> bool {
+    if host.eq_ignore_ascii_case("localhost") {
+        return true;
+    }
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    bare.parse::<std::net::IpAddr>()
+        .map(|ip| ip.is_loopback())
+        .unwrap_or(false)
+}

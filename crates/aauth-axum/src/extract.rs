@@ -1,0 +1,109 @@
+//! Extractors. Their rejections are complete AAuth responses, so a handler that takes them
+//! needs no error handling of its own.
+use aauth_sig::Algorithm;
+use aauth_store::SessionGrant;
+use aauth_wire::Thumbprint;
+use aauth_wire::signature_key::Scheme;
+use axum::extract::FromRequestParts;
+use axum::response::{IntoResponse, Response};
+use http::request::Parts;
+
+use crate::AAuthResource;
+use crate::policy::{Decision, PolicyContext};
+use crate::response::{self, Denied};
+
+/// The agent whose HTTP Message Signature the [`AAuthLayer`](crate::AAuthLayer) verified.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct VerifiedAgent {
+    /// RFC 7638 thumbprint of the signing key: the identity of a pseudonymous (`hwk`) agent.
+    pub thumbprint: Thumbprint,
+    pub scheme: Scheme,
+    /// The agent identifier (`aauth:local@domain`) when the agent signed with an agent token.
+    pub agent_id: Option<String>,
+    pub algorithm: Algorithm,
+    /// The signature's `created` (Unix seconds).
+    pub created: u64,
+    /// The covered components, in signed order.
+    pub covered: Vec<String>,
+}
+
+/// The session carried by the request, after the layer checked it: `None` when the request had
+/// no `Authorization: AAuth` or the token was not valid for this agent.
+#[derive(Clone, Debug)]
+pub(crate) struct SessionContext(pub Option<SessionGrant>);
+
+impl<S: Send + Sync> FromRequestParts<S> for VerifiedAgent {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<VerifiedAgent>()
+            .cloned()
+            .ok_or_else(response::layer_missing)
+    }
+}
+
+/// A request the application's policy allowed: either it carries a valid session token bound
+/// to the signing key, or the policy authorised the agent on its identity alone.
+///
+/// When the policy asks for a person's approval the rejection is the `202` interaction
+/// response (a new pending request is created); when it denies, a `403`.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct Authorized {
+    pub agent: VerifiedAgent,
+    pub session: Option<SessionGrant>,
+}
+
+impl Authorized {
+    /// The person who approved the session, if any.
+    pub fn person(&self) -> Option<&str> {
+        self.session.as_ref().and_then(|s| s.person.as_deref())
+    }
+
+    pub fn scope(&self) -> Option<&str> {
+        self.session.as_ref().and_then(|s| s.scope.as_deref())
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Authorized {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let resource = parts
+            .extensions
+            .get::<AAuthResource>()
+            .cloned()
+            .ok_or_else(response::layer_missing)?;
+        let agent = parts
+            .extensions
+            .get::<VerifiedAgent>()
+            .cloned()
+            .ok_or_else(response::layer_missing)?;
+        let session = parts
+            .extensions
+            .get::<SessionContext>()
+            .and_then(|s| s.0.clone());
+        let decision = {
+            let ctx = PolicyContext {
+                agent: &agent,
+                session: session.as_ref(),
+                method: &parts.method,
+                path: parts.uri.path(),
+            };
+            (resource.inner.policy)(&ctx)
+        };
+        match decision {
+            Decision::Allow => Ok(Authorized { agent, session }),
+            Decision::Deny => {
+                Err(Denied::new("the resource's policy refused this request").into_response())
+            }
+            Decision::Interact { scope } => Err(resource
+                .require_interaction(&agent, &parts.method, parts.uri.path(), scope)
+                .await
+                .into_response()),
+        }
+    }
+}

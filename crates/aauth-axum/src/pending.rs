@@ -1,0 +1,347 @@
+//! The pending URL: created by a `202`, polled by the agent with signed GETs, withdrawn with a
+//! signed DELETE. The answer to each poll follows the draft's polling table.
+use std::time::Duration;
+
+use aauth_store::pending::update;
+use aauth_store::{PendingId, PendingRecord, PendingState, SessionBinding, SessionGrant};
+use aauth_wire::access::access_header_value;
+use aauth_wire::headers;
+use aauth_wire::interaction_code::InteractionCode;
+use aauth_wire::polling::{PendingStatus, PollingErrorCode};
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use http::{HeaderMap, HeaderValue, Method, StatusCode};
+
+use crate::AAuthResource;
+use crate::extract::VerifiedAgent;
+use crate::response::{self, InteractionRequired};
+
+impl AAuthResource {
+    /// The routes of the two-party flow: the pending URL and the interaction page. Merge them
+    /// into the application's router *outside* [`AAuthResource::layer`]: the pending URL
+    /// verifies signatures itself and the interaction page is for a person's browser.
+    pub fn routes(&self) -> Router {
+        let pending = format!("{}/{{id}}", self.inner.pending_prefix);
+        let interaction = format!("{}/{{id}}", self.inner.interaction_prefix);
+        Router::new()
+            .route(&pending, get(poll).delete(cancel))
+            .route(
+                &interaction,
+                get(crate::interaction::show).post(crate::interaction::decide),
+            )
+            .with_state(self.clone())
+    }
+
+    /// Starts a person's interaction for `agent`: creates a pending request and returns the
+    /// `202` that tells the agent where the person approves and where to poll (RM-02..RM-11).
+    /// Handlers can call this directly; [`Authorized`](crate::Authorized) calls it when the
+    /// policy says [`Decision::Interact`](crate::Decision::Interact).
+    pub async fn require_interaction(
+        &self,
+        agent: &VerifiedAgent,
+        method: &Method,
+        path: &str,
+        scope: Option<String>,
+    ) -> Response {
+        match self.create_pending(agent, method, path, scope).await {
+            Ok(ir) => ir.into_response(),
+            Err(resp) => resp,
+        }
+    }
+
+    async fn create_pending(
+        &self,
+        agent: &VerifiedAgent,
+        method: &Method,
+        path: &str,
+        scope: Option<String>,
+    ) -> Result<InteractionRequired, Response> {
+        let inner = &self.inner;
+        let now = self.now();
+        let rng_fail = |_| response::server_error("random generator failure");
+        let id = PendingId::generate().map_err(rng_fail)?;
+        let interaction_id = aauth_store::random_id().map_err(rng_fail)?;
+        // 8 bytes → 12 Crockford symbols (60 bits), comfortably above the 40-bit floor (IC-03).
+        let entropy = aauth_store::random_bytes::<8>().map_err(rng_fail)?;
+        let code = InteractionCode::from_random_bytes(&entropy[..5])
+            .map_err(|_| response::server_error("interaction code"))?;
+        let record = PendingRecord {
+            id: id.clone(),
+            interaction_id: interaction_id.clone(),
+            code: code.clone(),
+            key_thumbprint: agent.thumbprint.clone(),
+            agent_id: agent.agent_id.clone(),
+            method: method.as_str().to_owned(),
+            path: path.to_owned(),
+            scope,
+            created_at: now,
+            expires_at: now + inner.pending_ttl,
+            state: PendingState::Pending,
+            failed_code_attempts: 0,
+            retry_after: inner.retry_after,
+            last_poll_at: None,
+            decision_nonce_hash: None,
+            version: 0,
+        };
+        inner
+            .pending
+            .insert(record)
+            .await
+            .map_err(|_| response::unavailable())?;
+        tracing::info!(target: "aauth::challenge", jkt = %agent.thumbprint, path, "interaction required");
+        Ok(InteractionRequired {
+            url: format!(
+                "{}{}/{}",
+                inner.origin, inner.interaction_prefix, interaction_id
+            ),
+            code: code.display(),
+            location: format!("{}/{}", inner.pending_prefix, id.as_str()),
+            retry_after: inner.retry_after,
+        })
+    }
+}
+
+/// `Prefer: wait=N` (RFC 7240 §4.3), if present and well formed.
+fn prefer_wait(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get_all("prefer")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split([',', ';']))
+        .filter_map(|p| {
+            let (k, v) = p.trim().split_once('=')?;
+            k.trim()
+                .eq_ignore_ascii_case("wait")
+                .then(|| v.trim().trim_matches('"').parse::<u64>().ok())?
+        })
+        .next()
+}
+
+/// What a poll resolves to, decided inside the compare-and-swap.
+enum PollAnswer {
+    WrongAgent,
+    StillPending(PendingStatus),
+    TooFast,
+    Deliver(aauth_store::Approval),
+    Error(PollingErrorCode, &'static str),
+    Gone,
+}
+
+async fn load_and_check(
+    resource: &AAuthResource,
+    req: Request,
+) -> Result<(VerifiedAgent, PendingId, HeaderMap), Response> {
+    let (parts, _body) = req.into_parts();
+    let (agent, _session) = resource.authenticate(&parts).await?;
+    let id_str = parts
+        .uri
+        .path()
+        .rsplit('/')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    let id = PendingId::parse(&id_str).ok_or_else(response::not_found)?;
+    Ok((agent, id, parts.headers))
+}
+
+async fn poll(State(resource): State<AAuthResource>, req: Request) -> Response {
+    let (agent, id, headers) = match load_and_check(&resource, req).await {
+        Ok(x) => x,
+        Err(resp) => return resp,
+    };
+    let inner = &resource.inner;
+    let wait = prefer_wait(&headers).map(|w| w.min(inner.max_wait));
+    let mut waited = false;
+    loop {
+        let now = resource.now();
+        let result = update(inner.pending.as_ref(), &id, |rec| {
+            decide_poll(rec, &agent, now, waited)
+        })
+        .await;
+        let (rec, answer) = match result {
+            Ok(x) => x,
+            Err(aauth_store::StoreError::NotFound) => return response::not_found(),
+            Err(_) => return response::unavailable(),
+        };
+        match answer {
+            PollAnswer::StillPending(status) => {
+                if let (Some(w), false) = (wait, waited) {
+                    if w > 0 {
+                        waited = true;
+                        let _ = inner
+                            .pending
+                            .wait_for_change(&id, rec.version, Duration::from_secs(w))
+                            .await;
+                        continue;
+                    }
+                }
+                tracing::debug!(target: "aauth::poll", outcome = status_name(&status), "still pending");
+                return response::pending(status, rec.retry_after, None, None);
+            }
+            PollAnswer::WrongAgent => {
+                tracing::info!(target: "aauth::poll", outcome = "wrong_agent", jkt = %agent.thumbprint, "poll by a key other than the one that started the flow");
+                return response::Denied::new("this pending request belongs to another agent")
+                    .into_response();
+            }
+            PollAnswer::TooFast => {
+                let mut resp = response::polling_error(
+                    PollingErrorCode::SlowDown,
+                    "polling faster than Retry-After",
+                );
+                resp.headers_mut().insert(
+                    http::header::RETRY_AFTER,
+                    HeaderValue::from(rec.retry_after + 5),
+                );
+                return resp;
+            }
+            PollAnswer::Gone => return response::gone(),
+            PollAnswer::Error(code, detail) => {
+                tracing::info!(target: "aauth::poll", outcome = code.as_str(), "terminal answer");
+                return response::polling_error(code, detail);
+            }
+            PollAnswer::Deliver(approval) => {
+                return deliver(&resource, &rec, &agent, approval, now).await;
+            }
+        }
+    }
+}
+
+fn status_name(s: &PendingStatus) -> &'static str {
+    match s {
+        PendingStatus::Interacting => "interacting",
+        _ => "pending",
+    }
+}
+
+/// The polling table (P "Deferred Response State Machine", DIGEST §3.5), as a pure function of
+/// the record. Returns whether the record changed, and the answer.
+fn decide_poll(
+    rec: &mut PendingRecord,
+    agent: &VerifiedAgent,
+    now: u64,
+    after_wait: bool,
+) -> (bool, PollAnswer) {
+    // RM-12: the same key that started the flow, and nothing changes for anyone else.
+    if rec.key_thumbprint != agent.thumbprint || rec.agent_id != agent.agent_id {
+        return (false, PollAnswer::WrongAgent);
+    }
+    if rec.state.is_open() && now >= rec.expires_at {
+        rec.state = PendingState::Expired;
+    }
+    let terminal = |rec: &mut PendingRecord, answer| {
+        rec.state = PendingState::Done;
+        (true, answer)
+    };
+    match rec.state.clone() {
+        PendingState::Pending | PendingState::Interacting => {
+            // POLL-04's other side: an agent that polls before Retry-After has passed is told
+            // to slow down. One second of slack absorbs rounding of whole-second clocks.
+            if !after_wait
+                && let Some(last) = rec.last_poll_at
+                && now.saturating_add(1) < last.saturating_add(rec.retry_after)
+            {
+                rec.last_poll_at = Some(now);
+                return (true, PollAnswer::TooFast);
+            }
+            rec.last_poll_at = Some(now);
+            let status = if rec.state == PendingState::Interacting {
+                PendingStatus::Interacting
+            } else {
+                PendingStatus::Pending
+            };
+            (true, PollAnswer::StillPending(status))
+        }
+        PendingState::Approved(approval) => terminal(rec, PollAnswer::Deliver(approval)),
+        PendingState::Denied => terminal(
+            rec,
+            PollAnswer::Error(PollingErrorCode::Denied, "the person declined the request"),
+        ),
+        PendingState::Abandoned => terminal(
+            rec,
+            PollAnswer::Error(PollingErrorCode::Abandoned, "no decision was made in time"),
+        ),
+        PendingState::Expired => terminal(
+            rec,
+            PollAnswer::Error(PollingErrorCode::Expired, "the pending request expired"),
+        ),
+        PendingState::CodeFailed => terminal(
+            rec,
+            PollAnswer::Error(
+                PollingErrorCode::InvalidCode,
+                "too many wrong interaction codes were entered",
+            ),
+        ),
+        PendingState::Cancelled | PendingState::Done => (false, PollAnswer::Gone),
+        _ => (false, PollAnswer::Gone),
+    }
+}
+
+/// `200` + `AAuth-Access` (RM-14). The record is already `Done`, so this answer is given once.
+async fn deliver(
+    resource: &AAuthResource,
+    rec: &PendingRecord,
+    agent: &VerifiedAgent,
+    approval: aauth_store::Approval,
+    now: u64,
+) -> Response {
+    let inner = &resource.inner;
+    let grant = SessionGrant {
+        binding: SessionBinding {
+            key_thumbprint: rec.key_thumbprint.clone(),
+            agent_id: rec.agent_id.clone(),
+        },
+        person: approval.person,
+        scope: approval.scope.clone(),
+        issued_at: now,
+        expires_at: now + inner.session_ttl,
+    };
+    let token = match inner.sessions.issue(grant).await {
+        Ok(t) => t,
+        Err(_) => {
+            return response::server_error("the session token could not be stored");
+        }
+    };
+    tracing::info!(target: "aauth::issue", jkt = %agent.thumbprint, ttl = inner.session_ttl, "session token issued");
+    let mut body = serde_json::json!({ "status": "authorized" });
+    if let Some(scope) = approval.scope {
+        body["scope"] = serde_json::Value::String(scope);
+    }
+    let mut resp = (StatusCode::OK, body.to_string()).into_response();
+    let h = resp.headers_mut();
+    h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(headers::AAUTH_ACCESS, access_header_value(&token));
+    resp
+}
+
+/// DELETE on the pending URL: the agent withdraws its request (POLL-11).
+async fn cancel(State(resource): State<AAuthResource>, req: Request) -> Response {
+    let (agent, id, _) = match load_and_check(&resource, req).await {
+        Ok(x) => x,
+        Err(resp) => return resp,
+    };
+    let result = update(resource.inner.pending.as_ref(), &id, |rec| {
+        if rec.key_thumbprint != agent.thumbprint {
+            return (false, Some(false));
+        }
+        if rec.state.is_open() || matches!(rec.state, PendingState::Approved(_)) {
+            rec.state = PendingState::Cancelled;
+            (true, Some(true))
+        } else {
+            (false, None)
+        }
+    })
+    .await;
+    match result {
+        Ok((_, Some(true))) => StatusCode::NO_CONTENT.into_response(),
+        Ok((_, Some(false))) => {
+            response::Denied::new("this pending request belongs to another agent").into_response()
+        }
+        Ok((_, None)) => response::gone(),
+        Err(aauth_store::StoreError::NotFound) => response::not_found(),
+        Err(_) => response::unavailable(),
+    }
+}

@@ -1,0 +1,12 @@
+//! Library half of the `aauth` command: the demo resource and the simulated person, shared by
+//! the binary and its tests.
+#![forbid(unsafe_code)]
+
+pub mod demo_resource;
+pub mod keyfile;
+pub mod person;
+
+/// reqwest runs on rustls with ring as its only provider.
+pub fn install_ring_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
