@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 pub mod access;
+pub mod capabilities;
 pub mod error;
 pub mod headers;
 pub mod interaction_code;
