@@ -144,7 +144,7 @@ fn decision_page(action: &str, rec: &PendingRecord, person: &Person, nonce: &str
 }
 
 enum Redeem {
-    Ok(PendingRecord),
+    Ok(Box<PendingRecord>),
     Wrong { left: u32 },
     Locked,
     Used,
@@ -208,7 +208,7 @@ pub(crate) async fn show(
             // The code is consumed here (IC-08) and the poll now reports `interacting`.
             rec.state = PendingState::Interacting;
             rec.decision_nonce_hash = Some(nonce_hash);
-            (true, Redeem::Ok(rec.clone()))
+            (true, Redeem::Ok(Box::new(rec.clone())))
         } else {
             rec.failed_code_attempts += 1;
             if rec.failed_code_attempts >= max {

@@ -64,9 +64,11 @@ impl AAuthResource {
         let rng_fail = |_| response::server_error("random generator failure");
         let id = PendingId::generate().map_err(rng_fail)?;
         let interaction_id = aauth_store::random_id().map_err(rng_fail)?;
-        // 8 bytes → 12 Crockford symbols (60 bits), comfortably above the 40-bit floor (IC-03).
-        let entropy = aauth_store::random_bytes::<8>().map_err(rng_fail)?;
-        let code = InteractionCode::from_random_bytes(&entropy[..5])
+        // 40 bits → 8 Crockford symbols, shown as `XXXX-XXXX` (IC-02, IC-03). Guessing is
+        // bounded anyway: the code only counts at this request's own interaction URL, which
+        // locks after a few wrong tries (IC-09).
+        let entropy = aauth_store::random_bytes::<5>().map_err(rng_fail)?;
+        let code = InteractionCode::from_random_bytes(&entropy)
             .map_err(|_| response::server_error("interaction code"))?;
         let record = PendingRecord {
             id: id.clone(),
@@ -168,15 +170,15 @@ async fn poll(State(resource): State<AAuthResource>, req: Request) -> Response {
         };
         match answer {
             PollAnswer::StillPending(status) => {
-                if let (Some(w), false) = (wait, waited) {
-                    if w > 0 {
-                        waited = true;
-                        let _ = inner
-                            .pending
-                            .wait_for_change(&id, rec.version, Duration::from_secs(w))
-                            .await;
-                        continue;
-                    }
+                if let (Some(w), false) = (wait, waited)
+                    && w > 0
+                {
+                    waited = true;
+                    let _ = inner
+                        .pending
+                        .wait_for_change(&id, rec.version, Duration::from_secs(w))
+                        .await;
+                    continue;
                 }
                 tracing::debug!(target: "aauth::poll", outcome = status_name(&status), "still pending");
                 return response::pending(status, rec.retry_after, None, None);
