@@ -184,3 +184,218 @@ pub fn classify_poll(
         ))),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderValue;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(*k, HeaderValue::from_str(v).unwrap());
+        }
+        h
+    }
+
+    fn now() -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(1_730_217_600)
+    }
+
+    fn url() -> Url {
+        Url::parse("https://resource.example/api/data?x=1").unwrap()
+    }
+
+    const REQ: &str =
+        r#"requirement=interaction;url="https://resource.example/i";code="7KQ2-M9XD""#;
+
+    #[test]
+    fn poll_03_retry_after_seconds_default_and_floor() {
+        assert_eq!(
+            retry_after(&headers(&[("retry-after", "7")]), now()),
+            Duration::from_secs(7)
+        );
+        assert_eq!(
+            retry_after(&HeaderMap::new(), now()),
+            Duration::from_secs(5)
+        );
+        assert_eq!(
+            retry_after(&headers(&[("retry-after", "0")]), now()),
+            MIN_POLL_INTERVAL,
+            "AMB-12: no busy loop on 0"
+        );
+        assert_eq!(
+            retry_after(&headers(&[("retry-after", "soon")]), now()),
+            Duration::from_secs(5)
+        );
+        let date = httpdate::fmt_http_date(now() + Duration::from_secs(12));
+        assert_eq!(
+            retry_after(&headers(&[("retry-after", &date)]), now()),
+            Duration::from_secs(12)
+        );
+    }
+
+    #[test]
+    fn rm_06_relative_location_resolves_against_the_request_url() {
+        let h = headers(&[
+            ("aauth-requirement", REQ),
+            ("location", "/pending/abc"),
+            ("retry-after", "3"),
+        ]);
+        let step = classify_initial(&url(), StatusCode::ACCEPTED, &h, now()).unwrap();
+        let Step::Interact {
+            url: u,
+            code,
+            location,
+            after,
+        } = step
+        else {
+            panic!("expected interaction");
+        };
+        assert_eq!(u, "https://resource.example/i");
+        assert_eq!(code, "7KQ2-M9XD");
+        assert_eq!(location.as_str(), "https://resource.example/pending/abc");
+        assert_eq!(after, Duration::from_secs(3));
+    }
+
+    #[test]
+    fn amb_30_cross_origin_location_is_refused() {
+        for loc in [
+            "https://evil.example/pending/abc",
+            "http://resource.example/pending/abc",
+            "https://resource.example:8443/p",
+        ] {
+            let h = headers(&[("aauth-requirement", REQ), ("location", loc)]);
+            let err = classify_initial(&url(), StatusCode::ACCEPTED, &h, now()).unwrap_err();
+            assert!(
+                matches!(err, AAuthError::CrossOriginLocation(_)),
+                "{loc}: {err:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn rm_03_a_string_requirement_is_not_an_interaction() {
+        let h = headers(&[
+            (
+                "aauth-requirement",
+                r#"requirement="interaction";url="https://r/i";code="7KQ2M9XD""#,
+            ),
+            ("location", "/p"),
+        ]);
+        assert!(classify_initial(&url(), StatusCode::ACCEPTED, &h, now()).is_err());
+    }
+
+    #[test]
+    fn poll_10_unknown_requirement_is_surfaced() {
+        let h = headers(&[
+            ("aauth-requirement", "requirement=frobnicate"),
+            ("location", "/p"),
+        ]);
+        let err = classify_initial(&url(), StatusCode::ACCEPTED, &h, now()).unwrap_err();
+        assert!(
+            matches!(err, AAuthError::UnsupportedRequirement(ref r) if r == "frobnicate"),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn a_plain_202_without_requirement_goes_to_the_caller() {
+        let step =
+            classify_initial(&url(), StatusCode::ACCEPTED, &HeaderMap::new(), now()).unwrap();
+        assert!(matches!(step, Step::Done));
+        let step = classify_initial(&url(), StatusCode::OK, &HeaderMap::new(), now()).unwrap();
+        assert!(matches!(step, Step::Done));
+    }
+
+    #[test]
+    fn poll_07_poll_08_pending_interacting_and_unknown_status() {
+        let h = headers(&[("retry-after", "2")]);
+        for (body, interacting) in [
+            (&br#"{"status":"pending"}"#[..], false),
+            (br#"{"status":"interacting"}"#, true),
+            (br#"{"status":"weird"}"#, false),
+            (b"not json", false),
+        ] {
+            match classify_poll(StatusCode::ACCEPTED, &h, body, now()) {
+                PollStep::Wait {
+                    after,
+                    interacting: i,
+                } => {
+                    assert_eq!(after, Duration::from_secs(2));
+                    assert_eq!(i, interacting);
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn poll_09_each_status_maps_to_its_outcome() {
+        let none = HeaderMap::new();
+        let ok = headers(&[("aauth-access", "c2Vzcy0xLjg0YjYx.Zk9xT3hwWQ")]);
+        assert!(matches!(
+            classify_poll(StatusCode::OK, &ok, b"{}", now()),
+            PollStep::Approved { token: Some(_) }
+        ));
+        assert!(matches!(
+            classify_poll(StatusCode::OK, &none, b"{}", now()),
+            PollStep::Approved { token: None }
+        ));
+        let denied = br#"{"error":"denied","detail":"no"}"#;
+        assert!(matches!(
+            classify_poll(StatusCode::FORBIDDEN, &none, denied, now()),
+            PollStep::Fail(AAuthError::Denied { ref error, .. }) if error == "denied"
+        ));
+        let abandoned = br#"{"error":"abandoned"}"#;
+        assert!(matches!(
+            classify_poll(StatusCode::FORBIDDEN, &none, abandoned, now()),
+            PollStep::Fail(AAuthError::Denied { ref error, .. }) if error == "abandoned"
+        ));
+        assert!(matches!(
+            classify_poll(StatusCode::REQUEST_TIMEOUT, &none, b"", now()),
+            PollStep::Fail(AAuthError::Expired)
+        ));
+        assert!(matches!(
+            classify_poll(StatusCode::GONE, &none, b"", now()),
+            PollStep::Fail(AAuthError::Gone { .. })
+        ));
+        assert!(matches!(
+            classify_poll(StatusCode::TOO_MANY_REQUESTS, &none, b"", now()),
+            PollStep::SlowDown
+        ));
+        assert!(matches!(
+            classify_poll(StatusCode::SERVICE_UNAVAILABLE, &headers(&[("retry-after", "9")]), b"", now()),
+            PollStep::BackOff { after } if after == Duration::from_secs(9)
+        ));
+        assert!(matches!(
+            classify_poll(StatusCode::INTERNAL_SERVER_ERROR, &none, b"", now()),
+            PollStep::Fail(AAuthError::Server { status: 500 })
+        ));
+        let sig = headers(&[("signature-error", "error=invalid_signature")]);
+        assert!(matches!(
+            classify_poll(StatusCode::UNAUTHORIZED, &sig, b"", now()),
+            PollStep::Fail(AAuthError::Signature { .. })
+        ));
+    }
+
+    #[test]
+    fn sess_13_two_aauth_access_values_are_not_adopted() {
+        let two = headers(&[("aauth-access", "abc"), ("aauth-access", "def")]);
+        assert!(matches!(
+            classify_poll(StatusCode::OK, &two, b"{}", now()),
+            PollStep::Fail(AAuthError::Protocol(_))
+        ));
+    }
+
+    #[test]
+    fn err_19_unknown_signature_error_codes_are_kept_not_fatal() {
+        let h = headers(&[("signature-error", "error=zzz, foo=1")]);
+        let err = signature_error(StatusCode::UNAUTHORIZED, &h).unwrap();
+        assert!(matches!(err, AAuthError::Signature { .. }));
+        assert!(
+            signature_error(StatusCode::FORBIDDEN, &h).is_none(),
+            "only a 401 carries it"
+        );
+    }
+}
