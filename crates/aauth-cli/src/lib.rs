@@ -10,3 +10,8 @@ pub mod person;
 pub fn install_ring_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
+
+// The README's Rust snippets compile as doctests of this crate, which depends on every layer.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+mod readme {}
