@@ -22,7 +22,9 @@ const SF_INTEGER_MAX: u64 = 999_999_999_999_999;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SignOptions {
     /// Covered components in signing order, as bare names (`@method`, `content-type`) or
-    /// serialised identifiers (`"example-dict";key="a"`).
+    /// serialised identifiers (`"example-dict";key="a"`). Nothing is added implicitly: a
+    /// request carrying `Authorization: AAuth …` must list `authorization` (SESS-06), and
+    /// metadata extras (SIG-11) are the caller's to add.
     pub components: Vec<String>,
     /// `created`, Unix seconds (SIG-13).
     pub created: u64,
