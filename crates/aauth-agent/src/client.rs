@@ -1,36 +1,48 @@
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, Once};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
-use aauth_sig::{RequestTarget, SignOptions, Signer, SigningKey};
+use aauth_sig::{RequestTarget, SignOptions, Signer, SigningKey, Thumbprint};
 use aauth_wire::access::{SessionToken, authorization_value, session_token_from_response};
 use aauth_wire::headers;
+use aauth_wire::signature_error::SignatureErrorCode;
 use http::{HeaderValue, Method, StatusCode};
 use reqwest::{Request, Response};
+use tokio_util::sync::CancellationToken;
 use url::Url;
 
-use crate::AAuthError;
-use crate::flow::{self, PollStep, SLOW_DOWN_STEP, Step};
+use crate::clock::{Clock, SystemClock};
+use crate::flow::{self, Backoff, InteractionPrompt, PollStep, Step};
+use crate::metadata::{self, ResourceMetadata};
+use crate::session::{MemorySessionCache, SessionCache};
+use crate::signer::RequestSigner;
+use crate::{AAuthError, ProtocolEvent};
 
 type Callback =
     Arc<dyn Fn(InteractionPrompt) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
+type EventHook = Arc<dyn Fn(&ProtocolEvent) + Send + Sync>;
+pub(crate) type SendFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<Response, AAuthError>> + Send + 'a>>;
 
 /// Largest poll or error body the agent reads.
 const MAX_POLL_BODY: usize = 64 * 1024;
+/// Default largest request body kept for a replay after approval or re-signing.
+pub const DEFAULT_MAX_REPLAY_BODY: usize = 8 * 1024 * 1024;
+/// Metadata must not hold up a request for long: it is advisory.
+const METADATA_TIMEOUT: Duration = Duration::from_secs(10);
+/// A withdrawal is a courtesy; never wait long for it.
+const WITHDRAW_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// What the person has to do: open `url` and confirm `code`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct InteractionPrompt {
-    pub url: String,
-    pub code: String,
+/// Where a request goes out: a plain reqwest client, or the rest of a middleware chain.
+pub(crate) trait Transport: Send + Sync {
+    fn send(&self, req: Request) -> SendFuture<'_>;
 }
 
-impl InteractionPrompt {
-    /// `{url}?code={code}` (RM-20). Crockford symbols and `-` need no escaping.
-    pub fn approval_url(&self) -> String {
-        format!("{}?code={}", self.url, self.code)
+impl Transport for reqwest::Client {
+    fn send(&self, req: Request) -> SendFuture<'_> {
+        Box::pin(async move { Ok(self.execute(req).await?) })
     }
 }
 
@@ -40,20 +52,25 @@ pub struct InteractionOptions {
     callback: Option<Callback>,
     polling_timeout: Duration,
     prefer_wait: Option<u64>,
+    cancel: Option<CancellationToken>,
 }
 
 impl Default for InteractionOptions {
     fn default() -> Self {
         InteractionOptions {
             callback: None,
+            // A person has to notice the prompt, log in and decide: minutes, not seconds
+            // (AMB-33).
             polling_timeout: Duration::from_secs(300),
             prefer_wait: None,
+            cancel: None,
         }
     }
 }
 
 impl InteractionOptions {
-    /// Called once per interaction with the URL and code to show the person.
+    /// Called once per distinct (url, code) with what to show the person; not again once the
+    /// resource reports `interacting` (POLL-08).
     pub fn on_interaction_required<F, Fut>(&mut self, f: F) -> &mut Self
     where
         F: Fn(InteractionPrompt) -> Fut + Send + Sync + 'static,
@@ -63,7 +80,8 @@ impl InteractionOptions {
         self
     }
 
-    /// How long to wait for the person before giving up (default 5 minutes).
+    /// How long to wait for the person before giving up (default 5 minutes). On timeout the
+    /// pending URL is withdrawn with a DELETE (POLL-11).
     pub fn polling_timeout(&mut self, timeout: Duration) -> &mut Self {
         self.polling_timeout = timeout;
         self
@@ -74,41 +92,71 @@ impl InteractionOptions {
         self.prefer_wait = Some(secs);
         self
     }
+
+    /// Stop waiting (and withdraw the pending request) when `token` is cancelled; ends the
+    /// request with [`AAuthError::Cancelled`]. A per-request token
+    /// ([`RequestBuilder::cancel_on`]) takes precedence.
+    pub fn cancel_on(&mut self, token: CancellationToken) -> &mut Self {
+        self.cancel = Some(token);
+        self
+    }
 }
 
-struct ClientInner {
-    http: reqwest::Client,
-    signer: Signer,
+/// The shared state behind [`AAuthClient`] and [`crate::AAuthMiddleware`].
+pub(crate) struct Core {
+    signer: Arc<dyn RequestSigner>,
+    thumbprint: Thumbprint,
     interaction: Option<InteractionOptions>,
-    /// Session tokens by resource origin (SESS-14): never sent anywhere else.
-    tokens: Mutex<HashMap<String, SessionToken>>,
+    sessions: Arc<dyn SessionCache>,
+    clock: Arc<dyn Clock>,
+    fetch_metadata: bool,
+    metadata: Mutex<HashMap<String, Option<Arc<ResourceMetadata>>>>,
+    /// Components resources asked for with `invalid_input` (per origin), signed from then on.
+    learned: Mutex<HashMap<String, Vec<String>>>,
+    sign_required_input: bool,
+    extra_components: Vec<String>,
+    events: Option<EventHook>,
+    max_replay_body: usize,
 }
 
 /// A signing AAuth client. Cheap to clone.
 #[derive(Clone)]
 pub struct AAuthClient {
-    inner: Arc<ClientInner>,
+    http: reqwest::Client,
+    core: Arc<Core>,
 }
 
 impl std::fmt::Debug for AAuthClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AAuthClient")
-            .field("key", &self.inner.signer.thumbprint())
+            .field("key", &self.core.thumbprint)
             .finish_non_exhaustive()
     }
 }
 
+enum KeyChoice {
+    Key(SigningKey),
+    Signer(Arc<dyn RequestSigner>),
+}
+
 /// Builds an [`AAuthClient`]; see [`AAuthClient::builder`].
 pub struct AAuthClientBuilder {
-    key: SigningKey,
+    key: KeyChoice,
     interaction: Option<InteractionOptions>,
     http: Option<reqwest::Client>,
+    sessions: Option<Arc<dyn SessionCache>>,
+    clock: Option<Arc<dyn Clock>>,
+    fetch_metadata: bool,
+    sign_required_input: bool,
+    extra_components: Vec<String>,
+    events: Option<EventHook>,
+    max_replay_body: usize,
 }
 
 static RUSTLS_PROVIDER: Once = Once::new();
 
 /// reqwest runs on rustls with no provider compiled in; the project's one crypto stack is ring.
-fn install_ring_provider() {
+pub(crate) fn install_ring_provider() {
     RUSTLS_PROVIDER.call_once(|| {
         // Err means another provider was installed first by the application; keep it.
         let _ = rustls::crypto::ring::default_provider().install_default();
@@ -116,8 +164,24 @@ fn install_ring_provider() {
 }
 
 impl AAuthClientBuilder {
+    fn new(key: KeyChoice) -> Self {
+        AAuthClientBuilder {
+            key,
+            interaction: None,
+            http: None,
+            sessions: None,
+            clock: None,
+            fetch_metadata: true,
+            sign_required_input: true,
+            extra_components: Vec::new(),
+            events: None,
+            max_replay_body: DEFAULT_MAX_REPLAY_BODY,
+        }
+    }
+
     /// Sign with an `hwk` Signature-Key: the public key inline, the agent pseudonymous (the
-    /// seed's `UseHwk`, AMB-01). This is the only scheme the agent offers so far.
+    /// seed's `UseHwk`, AMB-01). The default for a key given to [`AAuthClient::builder`].
+    // TODO(jwt): `use_agent_token(...)` once aauth-sig's `Signer::jwt` and token refresher land.
     pub fn use_hwk(self) -> Self {
         self
     }
@@ -141,6 +205,56 @@ impl AAuthClientBuilder {
         self
     }
 
+    /// Where session tokens are kept (default: in memory). Use
+    /// [`crate::FileSessionCache`] to keep them across runs.
+    pub fn session_cache(mut self, cache: Arc<dyn SessionCache>) -> Self {
+        self.sessions = Some(cache);
+        self
+    }
+
+    /// The clock for signatures and polling waits (default: the system clock and tokio's
+    /// timer). Tests pass a virtual clock to check intervals exactly.
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
+    /// Read `/.well-known/aauth-resource.json` once per origin and sign the
+    /// `additional_signature_components` it lists (SIG-11). On by default; a missing document
+    /// is fine.
+    pub fn resource_metadata(mut self, on: bool) -> Self {
+        self.fetch_metadata = on;
+        self
+    }
+
+    /// Always cover `component` (e.g. `content-type`) when the request has it.
+    pub fn sign_component(mut self, component: impl Into<String>) -> Self {
+        self.extra_components.push(component.into());
+        self
+    }
+
+    /// When a resource answers `401 invalid_input` with `required_input`, re-sign once with
+    /// those components and keep covering them for that origin (SIG-12). On by default.
+    pub fn sign_required_input(mut self, on: bool) -> Self {
+        self.sign_required_input = on;
+        self
+    }
+
+    /// Observe each protocol step (signature bases, responses, waits, token changes); for
+    /// verbose output. Events never carry session tokens.
+    pub fn on_event(mut self, hook: impl Fn(&ProtocolEvent) + Send + Sync + 'static) -> Self {
+        self.events = Some(Arc::new(hook));
+        self
+    }
+
+    /// Largest request body kept for a replay (default 8 MiB). Larger or streaming bodies are
+    /// sent once; if a replay is then needed the request fails with
+    /// [`AAuthError::BodyNotReplayable`].
+    pub fn max_replay_body(mut self, bytes: usize) -> Self {
+        self.max_replay_body = bytes;
+        self
+    }
+
     pub fn build(self) -> Result<AAuthClient, AAuthError> {
         let http = match self.http {
             Some(c) => c,
@@ -152,18 +266,36 @@ impl AAuthClientBuilder {
                     .build()?
             }
         };
+        let signer: Arc<dyn RequestSigner> = match self.key {
+            KeyChoice::Key(k) => Arc::new(Signer::hwk(k)),
+            KeyChoice::Signer(s) => s,
+        };
         Ok(AAuthClient {
-            inner: Arc::new(ClientInner {
-                http,
-                signer: Signer::hwk(self.key),
+            http,
+            core: Arc::new(Core {
+                thumbprint: signer.thumbprint(),
+                signer,
                 interaction: self.interaction,
-                tokens: Mutex::new(HashMap::new()),
+                sessions: self
+                    .sessions
+                    .unwrap_or_else(|| Arc::new(MemorySessionCache::default())),
+                clock: self
+                    .clock
+                    .unwrap_or_else(|| Arc::new(SystemClock::default())),
+                fetch_metadata: self.fetch_metadata,
+                metadata: Mutex::new(HashMap::new()),
+                learned: Mutex::new(HashMap::new()),
+                sign_required_input: self.sign_required_input,
+                extra_components: self.extra_components,
+                events: self.events,
+                max_replay_body: self.max_replay_body,
             }),
         })
     }
 }
 
-fn origin_of(url: &Url) -> String {
+/// `scheme://host[:port]` of a URL, the key for tokens, metadata and learned components.
+pub fn origin_of(url: &Url) -> String {
     url.origin().ascii_serialization()
 }
 
@@ -175,18 +307,16 @@ fn authority_of(url: &Url) -> String {
     }
 }
 
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A poisoned lock only means another thread panicked mid-update; the maps stay sound.
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-async fn read_bounded(resp: Response) -> Result<Vec<u8>, AAuthError> {
+async fn read_bounded(resp: Response, limit: usize) -> Result<Vec<u8>, AAuthError> {
     let mut resp = resp;
     let mut out = Vec::new();
     while let Some(chunk) = resp.chunk().await? {
-        if out.len() + chunk.len() > MAX_POLL_BODY {
+        if out.len() + chunk.len() > limit {
             return Err(AAuthError::Protocol("response body too large".into()));
         }
         out.extend_from_slice(&chunk);
@@ -194,58 +324,149 @@ async fn read_bounded(resp: Response) -> Result<Vec<u8>, AAuthError> {
     Ok(out)
 }
 
-impl AAuthClient {
-    pub fn builder(key: SigningKey) -> AAuthClientBuilder {
-        AAuthClientBuilder {
-            key,
-            interaction: None,
-            http: None,
+/// A bare header name (not derived, not a serialised identifier with parameters).
+fn is_plain_field(c: &str) -> bool {
+    !c.starts_with('@') && !c.contains(';') && !c.contains('"')
+}
+
+impl Core {
+    fn emit(&self, event: ProtocolEvent) {
+        if let Some(hook) = &self.events {
+            hook(&event);
         }
     }
 
-    pub fn get(&self, url: impl AsRef<str>) -> RequestBuilder {
-        self.request(Method::GET, url)
+    fn token(&self, origin: &str) -> Option<SessionToken> {
+        self.sessions.get(origin, &self.thumbprint)
     }
 
-    pub fn post(&self, url: impl AsRef<str>) -> RequestBuilder {
-        self.request(Method::POST, url)
-    }
-
-    pub fn request(&self, method: Method, url: impl AsRef<str>) -> RequestBuilder {
-        RequestBuilder {
-            client: self.clone(),
-            inner: self.inner.http.request(method, url.as_ref()),
+    fn forget(&self, origin: &str) {
+        if self.token(origin).is_some() {
+            self.sessions.remove(origin, &self.thumbprint);
+            self.emit(ProtocolEvent::SessionDropped {
+                origin: origin.to_owned(),
+            });
         }
     }
 
-    /// The thumbprint of the signing key: this agent's pseudonymous identity.
-    pub fn thumbprint(&self) -> aauth_wire::Thumbprint {
-        self.inner.signer.thumbprint()
+    fn store_token(&self, origin: &str, token: SessionToken) {
+        let rotated = self.token(origin).is_some_and(|old| old != token);
+        self.sessions.put(origin, &self.thumbprint, token);
+        self.emit(ProtocolEvent::SessionStored {
+            origin: origin.to_owned(),
+            rotated,
+        });
     }
 
-    /// The session token held for `origin` (e.g. `https://resource.example`), if any.
-    pub fn session_token(&self, origin: &str) -> Option<SessionToken> {
-        self.tokens().get(origin).cloned()
+    fn cached_metadata(&self, origin: &str) -> Option<Arc<ResourceMetadata>> {
+        lock(&self.metadata).get(origin).cloned().flatten()
     }
 
-    /// Forgets the session token for `origin`.
-    pub fn forget_session(&self, origin: &str) {
-        self.tokens().remove(origin);
+    /// Fetches the metadata document once per origin. Any failure is cached as "none", except
+    /// a transport error, which may be transient and is retried on the next request.
+    async fn ensure_metadata(&self, t: &dyn Transport, url: &Url, origin: &str) {
+        if !self.fetch_metadata || lock(&self.metadata).contains_key(origin) {
+            return;
+        }
+        let Ok(md_url) = url.join(metadata::WELL_KNOWN_PATH) else {
+            return;
+        };
+        let mut req = Request::new(Method::GET, md_url);
+        req.headers_mut().insert(
+            http::header::ACCEPT,
+            HeaderValue::from_static("application/json"),
+        );
+        *req.timeout_mut() = Some(METADATA_TIMEOUT);
+        let found = match t.send(req).await {
+            Err(e) => {
+                tracing::debug!(target: "aauth::agent", error = %e, "metadata fetch failed");
+                return;
+            }
+            Ok(resp) if resp.status() == StatusCode::OK => {
+                match read_bounded(resp, metadata::MAX_METADATA).await {
+                    Ok(body) => metadata::parse(origin, &body).map(Arc::new),
+                    Err(_) => None,
+                }
+            }
+            Ok(_) => None,
+        };
+        if let Some(md) = &found
+            && let Some(algs) = &md.accept_signature_algs
+        {
+            let ours = self.signer.algorithm().jose_name();
+            if !algs.iter().any(|a| a == ours) {
+                tracing::warn!(target: "aauth::agent", origin, alg = ours,
+                    "the resource's metadata does not list this key's algorithm");
+            }
+        }
+        self.emit(ProtocolEvent::Metadata {
+            origin: origin.to_owned(),
+            metadata: found.as_deref().cloned(),
+        });
+        lock(&self.metadata).insert(origin.to_owned(), found);
     }
 
-    fn tokens(&self) -> std::sync::MutexGuard<'_, HashMap<String, SessionToken>> {
-        // A poisoned lock only means another thread panicked mid-insert; the map is still sound.
-        self.inner.tokens.lock().unwrap_or_else(|p| p.into_inner())
+    /// Adds `required` to the components signed for `origin`; true if anything was new.
+    fn learn(&self, origin: &str, required: &[String]) -> bool {
+        let mut learned = lock(&self.learned);
+        let list = learned.entry(origin.to_owned()).or_default();
+        let mut added = false;
+        for c in required {
+            if !list.contains(c) {
+                list.push(c.clone());
+                added = true;
+            }
+        }
+        added
     }
 
-    /// Signs `req` in place: `Signature-Key`, `Signature-Input` and `Signature`, covering
-    /// `@method @authority @path` (+ `@query` when there is one, + `authorization` when present)
-    /// and `signature-key`, with `created` now (SIG-08, SIG-09, SIG-13, SESS-05).
-    pub fn sign(&self, req: &mut Request) -> Result<(), AAuthError> {
-        self.sign_at(req, unix_now())
+    /// Covered components: the mandatory ones (SIG-09), `@query` when there is one,
+    /// `authorization` when a session token rides along (SESS-05), then what the caller, the
+    /// metadata (SIG-11) and earlier `invalid_input` answers (SIG-12) asked for.
+    fn components(&self, url: &Url, headers: &http::HeaderMap) -> Vec<String> {
+        let mut out: Vec<String> = vec!["@method".into(), "@authority".into(), "@path".into()];
+        if url.query().is_some() {
+            out.push("@query".into());
+        }
+        if headers.contains_key(http::header::AUTHORIZATION) {
+            out.push("authorization".into());
+        }
+        let origin = origin_of(url);
+        let mut extras: Vec<String> = self.extra_components.clone();
+        if let Some(md) = self.cached_metadata(&origin) {
+            extras.extend(md.additional_signature_components.iter().cloned());
+        }
+        if let Some(l) = lock(&self.learned).get(&origin) {
+            extras.extend(l.iter().cloned());
+        }
+        for c in extras {
+            let c = c.trim().to_owned();
+            let c = if is_plain_field(&c) {
+                c.to_ascii_lowercase()
+            } else {
+                c
+            };
+            if c.is_empty() || c == "signature-key" || out.contains(&c) {
+                continue;
+            }
+            // A field the request does not carry cannot be signed; the resource will say so.
+            if is_plain_field(&c) && !headers.contains_key(c.as_str()) {
+                tracing::debug!(target: "aauth::agent", component = %c, "not in the request; not covered");
+                continue;
+            }
+            out.push(c);
+        }
+        out.push("signature-key".into());
+        out
     }
 
-    fn sign_at(&self, req: &mut Request, created: u64) -> Result<(), AAuthError> {
+    fn sign(&self, req: &mut Request) -> Result<(), AAuthError> {
+        let created = self
+            .clock
+            .wall()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
         let url = req.url().clone();
         let method = req.method().clone();
         let authority = authority_of(&url);
@@ -253,20 +474,8 @@ impl AAuthClient {
         h.remove(headers::SIGNATURE);
         h.remove(headers::SIGNATURE_INPUT);
         h.remove(headers::SIGNATURE_KEY);
-        let mut components = vec![
-            "@method".to_owned(),
-            "@authority".to_owned(),
-            "@path".to_owned(),
-        ];
-        if url.query().is_some() {
-            components.push("@query".to_owned());
-        }
-        if h.contains_key(http::header::AUTHORIZATION) {
-            components.push("authorization".to_owned());
-        }
-        components.push("signature-key".to_owned());
         let opts = SignOptions {
-            components,
+            components: self.components(&url, h),
             created,
             expires: None,
             label: "sig".to_owned(),
@@ -280,8 +489,17 @@ impl AAuthClient {
             query: url.query(),
             headers: &snapshot,
         };
-        self.inner
-            .signer
+        if self.events.is_some() {
+            let mut scratch = snapshot.clone();
+            if let Ok(base) = self.signer.signature_base(&target, &mut scratch, &opts) {
+                self.emit(ProtocolEvent::Signed {
+                    method: method.clone(),
+                    url: url.clone(),
+                    base,
+                });
+            }
+        }
+        self.signer
             .sign(&target, h, &opts)
             .map_err(|e| AAuthError::Sign(e.to_string()))
     }
@@ -289,25 +507,37 @@ impl AAuthClient {
     /// Attaches the origin's session token (if any), signs and sends once. Records a new
     /// `AAuth-Access` from the response (SESS-09). Returns the response and whether a token
     /// was sent.
-    async fn send_once(&self, mut req: Request) -> Result<(Response, bool), AAuthError> {
-        let origin = origin_of(req.url());
-        let token = self.session_token(&origin);
+    async fn send_once(
+        &self,
+        t: &dyn Transport,
+        mut req: Request,
+        origin: &str,
+    ) -> Result<(Response, bool), AAuthError> {
+        let token = self.token(origin);
         let sent_token = token.is_some();
+        // Never forward a caller's own AAuth credential to another origin by accident: the
+        // header is ours to set.
+        req.headers_mut().remove(http::header::AUTHORIZATION);
         if let Some(t) = token {
             req.headers_mut()
                 .insert(http::header::AUTHORIZATION, authorization_value(&t));
         }
         self.sign(&mut req)?;
-        let resp = self.inner.http.execute(req).await?;
-        self.observe_access(&origin, resp.headers());
+        let method = req.method().clone();
+        let url = req.url().clone();
+        let resp = t.send(req).await?;
+        self.emit(ProtocolEvent::Response {
+            method,
+            url,
+            status: resp.status().as_u16(),
+        });
+        self.observe_access(origin, resp.headers());
         Ok((resp, sent_token))
     }
 
     fn observe_access(&self, origin: &str, headers: &http::HeaderMap) {
         match session_token_from_response(headers) {
-            Ok(Some(t)) => {
-                self.tokens().insert(origin.to_owned(), t);
-            }
+            Ok(Some(t)) => self.store_token(origin, t),
             Ok(None) => {}
             Err(e) => {
                 // SESS-13: keep the token we had; a malformed or doubled value is not adopted.
@@ -316,49 +546,119 @@ impl AAuthClient {
         }
     }
 
-    /// Sends `req`, handling signatures, interaction and session tokens; see the crate docs.
-    pub async fn execute(&self, req: Request) -> Result<Response, AAuthError> {
+    /// A copy of `req` for a later replay, if its body is buffered and within the limit.
+    fn replayable(&self, req: &Request) -> Option<Request> {
+        let fits = match req.body() {
+            None => true,
+            Some(b) => b.as_bytes().is_some_and(|b| b.len() <= self.max_replay_body),
+        };
+        if fits { req.try_clone() } else { None }
+    }
+
+    /// Sends `req`, handling signatures, interaction and session tokens.
+    pub(crate) async fn execute(
+        &self,
+        t: &dyn Transport,
+        req: Request,
+        cancel: Option<CancellationToken>,
+    ) -> Result<Response, AAuthError> {
         let request_url = req.url().clone();
-        let origin = origin_of(&request_url);
-        let replay = req.try_clone();
-        let (resp, sent_token) = self.send_once(req).await?;
-        if let Some(err) = flow::signature_error(resp.status(), resp.headers()) {
-            if sent_token {
-                self.forget_session(&origin);
-            }
-            return Err(err);
+        if !matches!(request_url.scheme(), "http" | "https") || request_url.host().is_none() {
+            return Err(AAuthError::InvalidUrl(request_url.to_string()));
         }
-        let step = flow::classify_initial(
-            &request_url,
-            resp.status(),
-            resp.headers(),
-            SystemTime::now(),
-        )?;
-        let Step::Interact {
-            url,
-            code,
+        let origin = origin_of(&request_url);
+        self.ensure_metadata(t, &request_url, &origin).await;
+        let template = self.replayable(&req);
+        let replay = || -> Result<Request, AAuthError> {
+            template
+                .as_ref()
+                .and_then(Request::try_clone)
+                .ok_or(AAuthError::BodyNotReplayable)
+        };
+        let mut first = Some(req);
+        let mut resigned = false;
+        let mut rechallenged = false;
+        let (resp, sent_token) = loop {
+            let next = match first.take() {
+                Some(r) => r,
+                None => replay()?,
+            };
+            let (resp, sent_token) = self.send_once(t, next, &origin).await?;
+            if resp.status() != StatusCode::UNAUTHORIZED {
+                break (resp, sent_token);
+            }
+            let sig = flow::signature_error(resp.status(), resp.headers());
+            if let Some(AAuthError::Signature {
+                code: SignatureErrorCode::InvalidInput,
+                required_input: Some(required),
+            }) = &sig
+                && self.sign_required_input
+                && !resigned
+                && template.is_some()
+                && self.learn(&origin, required)
+            {
+                resigned = true;
+                self.emit(ProtocolEvent::Resigning {
+                    components: required.clone(),
+                });
+                continue;
+            }
+            if sent_token {
+                // The token is no longer good here: drop it and let the resource challenge
+                // afresh (usually a new 202).
+                self.forget(&origin);
+                if !rechallenged && template.is_some() {
+                    rechallenged = true;
+                    continue;
+                }
+            }
+            if let Some(e) = sig {
+                return Err(e);
+            }
+            break (resp, sent_token);
+        };
+        let status = resp.status();
+        let opts = match &self.interaction {
+            Some(o) if status == StatusCode::ACCEPTED => o.clone(),
+            // A 202 and no interaction handling: the caller's to deal with.
+            None if status == StatusCode::ACCEPTED => return Ok(resp),
+            _ => {
+                // 401/402 with a requirement become typed errors (REQ-02); others pass.
+                flow::classify_initial(
+                    &request_url,
+                    status,
+                    resp.headers(),
+                    b"",
+                    self.clock.wall(),
+                )?;
+                return denial_or(resp).await;
+            }
+        };
+        if !flow::wants_body(status, resp.headers()) {
+            return Ok(resp);
+        }
+        let headers = resp.headers().clone();
+        let body = read_bounded(resp, MAX_POLL_BODY).await?;
+        let Step::Poll {
+            prompt,
             location,
             after,
-        } = step
+        } = flow::classify_initial(&request_url, status, &headers, &body, self.clock.wall())?
         else {
-            return denial_or(resp).await;
-        };
-        let Some(opts) = self.inner.interaction.clone() else {
-            return Ok(resp);
+            return Err(AAuthError::Protocol("unclassifiable 202".into()));
         };
         // A 202 to a request that carried a token means the resource no longer honours it.
         if sent_token {
-            self.forget_session(&origin);
+            self.forget(&origin);
         }
-        drop(resp);
+        let cancel = cancel.or_else(|| opts.cancel.clone());
         let token = self
-            .wait_for_approval(&opts, InteractionPrompt { url, code }, location, after)
+            .wait_for_approval(t, &opts, prompt, location, after, cancel.as_ref())
             .await?;
-        if let Some(t) = token {
-            self.tokens().insert(origin.clone(), t);
+        if let Some(tok) = token {
+            self.store_token(&origin, tok);
         }
-        let replay = replay.ok_or(AAuthError::BodyNotReplayable)?;
-        let (resp, _) = self.send_once(replay).await?;
+        let (resp, _) = self.send_once(t, replay()?, &origin).await?;
         if let Some(err) = flow::signature_error(resp.status(), resp.headers()) {
             return Err(err);
         }
@@ -370,57 +670,266 @@ impl AAuthClient {
         denial_or(resp).await
     }
 
-    async fn wait_for_approval(
+    /// Sleeps `d` on the client's clock; `Err` when `cancel` fires first.
+    async fn pause(&self, d: Duration, cancel: Option<&CancellationToken>) -> Result<(), ()> {
+        let sleep = self.clock.sleep(d);
+        match cancel {
+            Some(c) => tokio::select! {
+                _ = sleep => Ok(()),
+                _ = c.cancelled() => Err(()),
+            },
+            None => {
+                sleep.await;
+                Ok(())
+            }
+        }
+    }
+
+    async fn prompt(
         &self,
         opts: &InteractionOptions,
+        shown: &mut HashSet<InteractionPrompt>,
         prompt: InteractionPrompt,
-        location: Url,
-        first_wait: Duration,
-    ) -> Result<Option<SessionToken>, AAuthError> {
+        location: &Url,
+    ) {
+        if !shown.insert(prompt.clone()) {
+            return;
+        }
+        self.emit(ProtocolEvent::Interaction {
+            prompt: prompt.clone(),
+            location: location.clone(),
+        });
         if let Some(cb) = &opts.callback {
             cb(prompt).await;
         }
-        let started = Instant::now();
-        let deadline = started + opts.polling_timeout;
-        let mut base = first_wait;
-        let mut extra = Duration::ZERO;
+    }
+
+    async fn wait_for_approval(
+        &self,
+        t: &dyn Transport,
+        opts: &InteractionOptions,
+        first_prompt: Option<InteractionPrompt>,
+        location: Url,
+        first_wait: Duration,
+        cancel: Option<&CancellationToken>,
+    ) -> Result<Option<SessionToken>, AAuthError> {
+        let mut shown = HashSet::new();
+        let mut interacting = false;
+        match first_prompt {
+            Some(p) => self.prompt(opts, &mut shown, p, &location).await,
+            None => self.emit(ProtocolEvent::AwaitingApproval {
+                location: location.clone(),
+            }),
+        }
+        let deadline = self.clock.monotonic() + opts.polling_timeout;
+        let mut backoff = Backoff::new(first_wait);
+        let mut attempt: u32 = 0;
         loop {
-            let wait = base + extra;
-            let now = Instant::now();
-            if now + wait >= deadline {
-                tokio::time::sleep(deadline.saturating_duration_since(now)).await;
-                self.withdraw(&location).await;
-                return Err(AAuthError::Timeout(opts.polling_timeout));
+            let wait = backoff.next_wait();
+            let remaining = deadline.saturating_sub(self.clock.monotonic());
+            if wait >= remaining {
+                if self.pause(remaining, cancel).await.is_err() {
+                    return self.give_up(t, &location, AAuthError::Cancelled).await;
+                }
+                return self.give_up(t, &location, AAuthError::Timeout(opts.polling_timeout)).await;
             }
-            tokio::time::sleep(wait).await;
+            self.emit(ProtocolEvent::Waiting { wait, attempt });
+            if self.pause(wait, cancel).await.is_err() {
+                return self.give_up(t, &location, AAuthError::Cancelled).await;
+            }
+            attempt = attempt.saturating_add(1);
             let mut poll = Request::new(Method::GET, location.clone());
             if let Some(w) = opts.prefer_wait {
                 if let Ok(v) = HeaderValue::from_str(&format!("wait={w}")) {
                     poll.headers_mut().insert("prefer", v);
                 }
-                *poll.timeout_mut() = Some(Duration::from_secs(w + 30));
+                *poll.timeout_mut() = Some(Duration::from_secs(w.saturating_add(30)));
             }
             self.sign(&mut poll)?;
-            let resp = self.inner.http.execute(poll).await?;
+            let remaining = deadline.saturating_sub(self.clock.monotonic());
+            let deadline_sleep = self.clock.sleep(remaining);
+            let cancelled = async {
+                match cancel {
+                    Some(c) => c.cancelled().await,
+                    None => std::future::pending().await,
+                }
+            };
+            let resp = tokio::select! {
+                r = t.send(poll) => r?,
+                _ = deadline_sleep => {
+                    return self.give_up(t, &location, AAuthError::Timeout(opts.polling_timeout)).await;
+                }
+                _ = cancelled => return self.give_up(t, &location, AAuthError::Cancelled).await,
+            };
             let status = resp.status();
             let headers = resp.headers().clone();
-            let body = read_bounded(resp).await?;
-            match flow::classify_poll(status, &headers, &body, SystemTime::now()) {
+            let body = read_bounded(resp, MAX_POLL_BODY).await?;
+            let step = flow::classify_poll(&location, status, &headers, &body, self.clock.wall());
+            self.emit(ProtocolEvent::Polled {
+                status: status.as_u16(),
+                interacting: matches!(
+                    step,
+                    PollStep::Wait {
+                        interacting: true,
+                        ..
+                    }
+                ),
+            });
+            match step {
                 PollStep::Approved { token } => return Ok(token),
-                PollStep::Wait { after, .. } => base = after,
-                PollStep::SlowDown => extra += SLOW_DOWN_STEP,
-                PollStep::BackOff { after } => base = after,
                 PollStep::Fail(e) => return Err(e),
+                PollStep::Wait {
+                    interacting: now_interacting,
+                    ref prompt,
+                    ..
+                } => {
+                    interacting |= now_interacting;
+                    // POLL-08: once the person is on the page, prompting again only confuses.
+                    if let Some(p) = prompt
+                        && !interacting
+                    {
+                        self.prompt(opts, &mut shown, p.clone(), &location).await;
+                    }
+                }
+                PollStep::SlowDown | PollStep::BackOff { .. } => {}
             }
+            backoff.observe(&step);
         }
     }
 
-    /// Best-effort DELETE of the pending URL after giving up (AMB-33).
-    async fn withdraw(&self, location: &Url) {
+    async fn give_up<T>(
+        &self,
+        t: &dyn Transport,
+        location: &Url,
+        err: AAuthError,
+    ) -> Result<T, AAuthError> {
+        self.withdraw(t, location).await;
+        Err(err)
+    }
+
+    /// Best-effort DELETE of the pending URL after giving up (POLL-11, AMB-33).
+    async fn withdraw(&self, t: &dyn Transport, location: &Url) {
         let mut req = Request::new(Method::DELETE, location.clone());
+        *req.timeout_mut() = Some(WITHDRAW_TIMEOUT);
         if self.sign(&mut req).is_ok() {
-            let _ = self.inner.http.execute(req).await;
+            let _ = t.send(req).await;
+            self.emit(ProtocolEvent::Withdrawn {
+                location: location.clone(),
+            });
         }
+    }
+}
+
+impl AAuthClient {
+    /// A client signing with `key` (as `hwk` unless configured otherwise).
+    pub fn builder(key: SigningKey) -> AAuthClientBuilder {
+        AAuthClientBuilder::new(KeyChoice::Key(key))
+    }
+
+    /// A client signing through `signer` (a key held elsewhere, e.g. an HSM).
+    pub fn with_signer(signer: Arc<dyn RequestSigner>) -> AAuthClientBuilder {
+        AAuthClientBuilder::new(KeyChoice::Signer(signer))
+    }
+
+    pub fn get(&self, url: impl AsRef<str>) -> RequestBuilder {
+        self.request(Method::GET, url)
+    }
+
+    pub fn post(&self, url: impl AsRef<str>) -> RequestBuilder {
+        self.request(Method::POST, url)
+    }
+
+    pub fn put(&self, url: impl AsRef<str>) -> RequestBuilder {
+        self.request(Method::PUT, url)
+    }
+
+    pub fn delete(&self, url: impl AsRef<str>) -> RequestBuilder {
+        self.request(Method::DELETE, url)
+    }
+
+    pub fn request(&self, method: Method, url: impl AsRef<str>) -> RequestBuilder {
+        RequestBuilder {
+            client: self.clone(),
+            inner: self.http.request(method, url.as_ref()),
+            cancel: None,
+        }
+    }
+
+    /// The thumbprint of the signing key: this agent's pseudonymous identity.
+    pub fn thumbprint(&self) -> Thumbprint {
+        self.core.thumbprint.clone()
+    }
+
+    /// The session token held for `origin` (e.g. `https://resource.example`) under this
+    /// client's key, if any.
+    pub fn session_token(&self, origin: &str) -> Option<SessionToken> {
+        self.core.token(origin)
+    }
+
+    /// Forgets the session token for `origin`.
+    pub fn forget_session(&self, origin: &str) {
+        self.core.forget(origin);
+    }
+
+    /// The metadata read from `origin`, once a request has gone there (and it published one).
+    pub fn resource_metadata(&self, origin: &str) -> Option<ResourceMetadata> {
+        self.core.cached_metadata(origin).as_deref().cloned()
+    }
+
+    /// A `reqwest-middleware` middleware sharing this client's key, session tokens, metadata
+    /// and interaction handling.
+    #[cfg(feature = "middleware")]
+    pub fn middleware(&self) -> crate::AAuthMiddleware {
+        crate::AAuthMiddleware::new(self.core.clone())
+    }
+
+    /// Signs `req` in place: `Signature-Key`, `Signature-Input` and `Signature`, covering
+    /// `@method @authority @path` (+ `@query` when there is one, + `authorization` when present,
+    /// + components asked for) and `signature-key`, with `created` now (SIG-08, SIG-09, SIG-13,
+    /// SESS-05). Attaches nothing else: use it to sign for another HTTP tool.
+    pub fn sign(&self, req: &mut Request) -> Result<(), AAuthError> {
+        self.core.sign(req)
+    }
+
+    /// The signature base [`AAuthClient::sign`] would sign for `req` now (diagnostics).
+    pub fn signature_base(&self, req: &Request) -> Result<String, AAuthError> {
+        let url = req.url().clone();
+        let authority = authority_of(&url);
+        let mut h = req.headers().clone();
+        h.remove(headers::SIGNATURE);
+        h.remove(headers::SIGNATURE_INPUT);
+        h.remove(headers::SIGNATURE_KEY);
+        let created = self
+            .core
+            .clock
+            .wall()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        let opts = SignOptions {
+            components: self.core.components(&url, &h),
+            created,
+            expires: None,
+            label: "sig".to_owned(),
+        };
+        let snapshot = h.clone();
+        let target = RequestTarget {
+            method: req.method(),
+            scheme: url.scheme(),
+            authority: &authority,
+            path: url.path(),
+            query: url.query(),
+            headers: &snapshot,
+        };
+        self.core
+            .signer
+            .signature_base(&target, &mut h, &opts)
+            .map_err(|e| AAuthError::Sign(e.to_string()))
+    }
+
+    /// Sends `req`, handling signatures, interaction and session tokens; see the crate docs.
+    pub async fn execute(&self, req: Request) -> Result<Response, AAuthError> {
+        self.core.execute(&self.http, req, None).await
     }
 }
 
@@ -435,7 +944,7 @@ async fn denial_or(resp: Response) -> Result<Response, AAuthError> {
     if resp.status() != StatusCode::FORBIDDEN || !is_problem {
         return Ok(resp);
     }
-    let body = read_bounded(resp).await?;
+    let body = read_bounded(resp, MAX_POLL_BODY).await?;
     let v: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
     Err(AAuthError::Denied {
         error: v
@@ -451,6 +960,7 @@ async fn denial_or(resp: Response) -> Result<Response, AAuthError> {
 pub struct RequestBuilder {
     client: AAuthClient,
     inner: reqwest::RequestBuilder,
+    cancel: Option<CancellationToken>,
 }
 
 impl RequestBuilder {
@@ -474,6 +984,12 @@ impl RequestBuilder {
         self
     }
 
+    /// Stop waiting for a person when `token` is cancelled ([`AAuthError::Cancelled`]).
+    pub fn cancel_on(mut self, token: CancellationToken) -> Self {
+        self.cancel = Some(token);
+        self
+    }
+
     /// Builds the request without sending it (e.g. to sign it for another tool).
     pub fn build(self) -> Result<Request, AAuthError> {
         Ok(self.inner.build()?)
@@ -481,6 +997,7 @@ impl RequestBuilder {
 
     pub async fn send(self) -> Result<Response, AAuthError> {
         let req = self.inner.build()?;
-        self.client.execute(req).await
+        let client = self.client;
+        client.core.execute(&client.http, req, self.cancel).await
     }
 }

@@ -1,6 +1,8 @@
 use std::time::Duration;
 
 use aauth_wire::signature_error::SignatureErrorCode;
+
+use crate::flow::UnhandledRequirement;
 use thiserror::Error;
 
 /// Everything that can end an AAuth request without a usable response. Messages never contain
@@ -48,10 +50,19 @@ pub enum AAuthError {
     /// The resource answered in a way the protocol does not allow.
     #[error("malformed response from the resource: {0}")]
     Protocol(String),
-    /// A `202` whose requirement this agent cannot satisfy (POLL-10).
-    #[error("the resource requires `{0}`, which this agent does not handle")]
+    /// A requirement value this agent does not know (POLL-10, REQ-04): never treated as
+    /// satisfiable.
+    #[error("the resource requires `{0}`, which this agent does not know")]
     UnsupportedRequirement(String),
-    /// The request body is a stream and cannot be re-sent after approval.
+    /// A known requirement whose flow this agent does not implement (agent-token, person-token,
+    /// auth-token, clarification, claims), parsed so the caller can act on it.
+    #[error("the resource requires `{}`, which this agent does not handle yet", .0.name())]
+    Requirement(Box<UnhandledRequirement>),
+    /// The request body is a stream (or larger than the replay limit) and cannot be re-sent
+    /// after approval or re-signing.
     #[error("the request body cannot be replayed after the interaction")]
     BodyNotReplayable,
+    /// The request URL is not an absolute `http(s)` URL with a host.
+    #[error("invalid request URL: {0}")]
+    InvalidUrl(String),
 }

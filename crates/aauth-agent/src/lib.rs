@@ -22,13 +22,38 @@
 //! println!("{}", response.text().await?);
 //! # Ok(()) }
 //! ```
+//!
+//! The pieces: [`flow`] classifies responses without I/O (the polling table, `Retry-After`,
+//! `Location` rules), [`AAuthClient`] drives it over reqwest (or [`AAuthMiddleware`] inside a
+//! `reqwest-middleware` stack), [`SessionCache`] keeps session tokens per (origin, key),
+//! [`RequestSigner`] is where the key lives, and [`Clock`] is injectable so polling intervals
+//! are testable exactly.
 #![forbid(unsafe_code)]
 
 mod client;
+pub mod clock;
 mod error;
+mod events;
 pub mod flow;
+pub mod keyfile;
+pub mod metadata;
+#[cfg(feature = "middleware")]
+mod middleware;
+pub mod session;
+mod signer;
 
 pub use client::{
-    AAuthClient, AAuthClientBuilder, InteractionOptions, InteractionPrompt, RequestBuilder,
+    AAuthClient, AAuthClientBuilder, DEFAULT_MAX_REPLAY_BODY, InteractionOptions, RequestBuilder,
+    origin_of,
 };
+pub use clock::{Clock, SystemClock};
 pub use error::AAuthError;
+pub use events::ProtocolEvent;
+pub use flow::{InteractionPrompt, UnhandledRequirement};
+pub use metadata::ResourceMetadata;
+#[cfg(feature = "middleware")]
+pub use middleware::AAuthMiddleware;
+pub use session::{FileSessionCache, MemorySessionCache, SessionCache, SessionCacheError};
+pub use signer::RequestSigner;
+/// Re-exported so callers can cancel a wait without adding `tokio-util` themselves.
+pub use tokio_util::sync::CancellationToken;

@@ -1,0 +1,58 @@
+//! The seam between the client and whatever holds the private key.
+use aauth_sig::{Algorithm, RequestTarget, SignError, SignOptions, Signer, Thumbprint};
+use http::HeaderMap;
+
+/// Signs requests for the client. Implemented for [`aauth_sig::Signer`] (a key in memory); a
+/// key in an HSM or an agent process implements it by building the base with
+/// [`aauth_sig::signature_base`] and signing the bytes remotely. The client never needs the
+/// private key itself, only these operations.
+pub trait RequestSigner: Send + Sync + 'static {
+    /// RFC 7638 thumbprint of the public key: the agent's pseudonymous identity and the key
+    /// half of the session-cache key.
+    fn thumbprint(&self) -> Thumbprint;
+    /// The signing algorithm (checked against a resource's `accept_signature_algs`).
+    fn algorithm(&self) -> Algorithm;
+    /// Writes `Signature-Key`, `Signature-Input` and `Signature` into `headers`.
+    fn sign(
+        &self,
+        target: &RequestTarget<'_>,
+        headers: &mut HeaderMap,
+        opts: &SignOptions,
+    ) -> Result<(), SignError>;
+    /// The signature base that [`RequestSigner::sign`] would sign (for `-v` output and
+    /// debugging); writes `Signature-Key` into `headers` as signing would.
+    fn signature_base(
+        &self,
+        target: &RequestTarget<'_>,
+        headers: &mut HeaderMap,
+        opts: &SignOptions,
+    ) -> Result<String, SignError>;
+}
+
+impl RequestSigner for Signer {
+    fn thumbprint(&self) -> Thumbprint {
+        Signer::thumbprint(self)
+    }
+
+    fn algorithm(&self) -> Algorithm {
+        self.key().algorithm()
+    }
+
+    fn sign(
+        &self,
+        target: &RequestTarget<'_>,
+        headers: &mut HeaderMap,
+        opts: &SignOptions,
+    ) -> Result<(), SignError> {
+        Signer::sign(self, target, headers, opts)
+    }
+
+    fn signature_base(
+        &self,
+        target: &RequestTarget<'_>,
+        headers: &mut HeaderMap,
+        opts: &SignOptions,
+    ) -> Result<String, SignError> {
+        Signer::signature_base(self, target, headers, opts)
+    }
+}
