@@ -53,6 +53,33 @@ impl SignatureFields {
         Self::parse(&input, &sig)
     }
 
+    /// As [`SignatureFields::from_headers`]; with `base64url_signatures`, a `Signature` field
+    /// that fails the strict parse is retried with base64url byte sequences rewritten to the
+    /// standard alphabet (for peers that write `-`/`_` and drop padding).
+    pub fn from_headers_lenient(
+        headers: &HeaderMap,
+        base64url_signatures: bool,
+    ) -> Result<Self, VerifyError> {
+        let strict = Self::from_headers(headers);
+        if !base64url_signatures
+            || !matches!(
+                strict,
+                Err(VerifyError::MalformedSignature(
+                    "Signature is not a dictionary"
+                ))
+            )
+        {
+            return strict;
+        }
+        let input = joined(headers, &aauth_wire::headers::SIGNATURE_INPUT)
+            .map_err(|_| VerifyError::MalformedSignature("Signature-Input is not ASCII"))?
+            .ok_or(VerifyError::MissingHeader("Signature-Input"))?;
+        let sig = joined(headers, &aauth_wire::headers::SIGNATURE)
+            .map_err(|_| VerifyError::MalformedSignature("Signature is not ASCII"))?
+            .ok_or(VerifyError::MissingHeader("Signature"))?;
+        Self::parse(&input, &base64url_to_standard(&sig))
+    }
+
     /// Parses the two field values.
     pub fn parse(signature_input: &str, signature: &str) -> Result<Self, VerifyError> {
         let inputs: Dictionary = Parser::new(signature_input)
@@ -167,6 +194,45 @@ impl ParsedSignature {
             signature,
         })
     }
+}
+
+/// Rewrites every `:…:` byte sequence from base64url to standard base64 with padding. Text
+/// outside the colons is copied unchanged; a sequence already in the standard alphabet is
+/// unchanged apart from padding.
+fn base64url_to_standard(field: &str) -> String {
+    let mut out = String::with_capacity(field.len() + 8);
+    let mut inside = false;
+    let mut run = 0usize;
+    for c in field.chars() {
+        match (inside, c) {
+            (false, ':') => {
+                inside = true;
+                run = 0;
+                out.push(c);
+            }
+            (true, ':') => {
+                for _ in 0..(4 - run % 4) % 4 {
+                    out.push('=');
+                }
+                inside = false;
+                out.push(c);
+            }
+            (true, '-') => {
+                run += 1;
+                out.push('+');
+            }
+            (true, '_') => {
+                run += 1;
+                out.push('/');
+            }
+            (true, _) => {
+                run += 1;
+                out.push(c);
+            }
+            (false, _) => out.push(c),
+        }
+    }
+    out
 }
 
 /// Serialises an inner list with its parameters, preserving the received order of both

@@ -2,11 +2,12 @@
 
 use aauth_wire::Thumbprint;
 use aauth_wire::headers::{SIGNATURE, SIGNATURE_INPUT, SIGNATURE_KEY};
-use aauth_wire::signature_key::HwkParams;
+use aauth_wire::signature_key::{HwkParams, JwtParams, Scheme, SignatureKeyMember};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use http::{HeaderMap, HeaderValue};
 
+use crate::agent_token::AgentToken;
 use crate::components::{ComponentId, build_base};
 use crate::error::SignError;
 use crate::keys::SigningKey;
@@ -77,17 +78,75 @@ impl SignOptions {
 }
 
 /// A key plus the `Signature-Key` member that conveys it.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Signer {
     key: SigningKey,
     member: String,
+    /// The member carries a token (`jwt`): keep it out of `Debug`.
+    sensitive: bool,
+    /// Add a random `nonce` to every signature (see [`Signer::with_nonce`]).
+    nonce: bool,
+}
+
+impl std::fmt::Debug for Signer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let member: &str = if self.sensitive {
+            "<redacted>"
+        } else {
+            &self.member
+        };
+        f.debug_struct("Signer")
+            .field("key", &self.key)
+            .field("member", &member)
+            .field("nonce", &self.nonce)
+            .finish()
+    }
 }
 
 impl Signer {
     /// An `hwk` signer in the SK8 form (`alg` included, no `kid`).
     pub fn hwk(key: SigningKey) -> Signer {
         let member = hwk_params(&key).to_member_value().unwrap_or_default();
-        Signer { key, member }
+        Signer::from_parts(key, member, false)
+    }
+
+    fn from_parts(key: SigningKey, member: String, sensitive: bool) -> Signer {
+        Signer {
+            key,
+            member,
+            sensitive,
+            nonce: false,
+        }
+    }
+
+    /// A `jwt` signer (AGT-08): `Signature-Key: sig=jwt;jwt="<agent token>"`. `key` must be
+    /// the private half of the token's `cnf.jwk`; [`Signer::sign`] fails if the token is not
+    /// a valid SF String (it never is for a compact JWT).
+    pub fn jwt(key: SigningKey, token: &AgentToken) -> Signer {
+        let member = JwtParams::jwt(token.expose())
+            .to_member_value()
+            .unwrap_or_default();
+        Signer::from_parts(key, member, true)
+    }
+
+    /// A `jwks_uri` signer (SK8 §3.6): the verifier finds the key at `{id}/.well-known/{dwk}`
+    /// under `kid`. Not for agents (SIG-07); a server signing to another server uses it.
+    pub fn jwks_uri(key: SigningKey, id: &str, dwk: &str, kid: &str) -> Result<Signer, SignError> {
+        let member = SignatureKeyMember::new(Scheme::JwksUri)
+            .with_str_param("id", id)
+            .and_then(|m| m.with_str_param("dwk", dwk))
+            .and_then(|m| m.with_str_param("kid", kid))
+            .and_then(|m| m.to_member_value())
+            .map_err(|_| SignError::InvalidMember)?;
+        Ok(Signer::from_parts(key, member, false))
+    }
+
+    /// Adds a fresh random `nonce` signature parameter to every signature. It makes two
+    /// otherwise identical Ed25519 signatures (same request, same second) differ, so a
+    /// verifier's replay guard never mistakes the second for a replay (SIG-17, SIG-19).
+    pub fn with_nonce(mut self, on: bool) -> Signer {
+        self.nonce = on;
+        self
     }
 
     /// An `hwk` signer in the SK4–7 form (no `alg`), for seed compatibility (AMB-01).
@@ -95,16 +154,13 @@ impl Signer {
         let mut params = hwk_params(&key);
         params.alg = None;
         let member = params.to_member_value().unwrap_or_default();
-        Signer { key, member }
+        Signer::from_parts(key, member, false)
     }
 
     /// A signer sending an arbitrary member value (e.g. `jwt;jwt="…"`). The value is checked
     /// when signing.
     pub fn with_member(key: SigningKey, member_value: String) -> Signer {
-        Signer {
-            key,
-            member: member_value,
-        }
+        Signer::from_parts(key, member_value, true)
     }
 
     /// The signing key.
@@ -197,6 +253,14 @@ impl Signer {
         if let Some(e) = opts.expires {
             params.push_str(";expires=");
             params.push_str(&e.to_string());
+        }
+        if self.nonce {
+            let mut bytes = [0u8; 16];
+            ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes)
+                .map_err(|_| crate::error::KeyError::Crypto)?;
+            params.push_str(";nonce=\"");
+            params.push_str(&base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes));
+            params.push('"');
         }
         let t = RequestTarget { headers, ..*target };
         let base = build_base(&Message::request(&t), &components, &params)?;

@@ -1,5 +1,6 @@
 //! Verifying signed requests in the order P "Verification (Server)" prescribes (DIGEST §4.4).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use aauth_wire::Thumbprint;
@@ -13,6 +14,8 @@ use crate::input::{ParsedSignature, SignatureFields, joined};
 use crate::jwk::Jwk;
 use crate::keys::{KeyPolicy, VerifyingKey};
 use crate::message::{Message, RequestTarget};
+use crate::replay::{ReplayGuard, ReplayScope, replay_key};
+use crate::resolver::{KeyResolver, NoDiscovery, ResolveContext, SignerIdentity};
 use crate::signer::MANDATORY_COMPONENTS;
 use crate::verify_error::VerifyError;
 
@@ -49,8 +52,13 @@ pub struct VerifierConfig {
     pub hwk_alg: HwkAlgPolicy,
     /// AMB-44: accept `EdDSA` on Ed25519 keys and derive a missing `alg` for OKP/EC.
     pub legacy_algorithms: bool,
-    /// AMB-10: report a future `created` as `clock_skew` instead of `invalid_signature`.
+    /// AMB-10: report a future `created` (and a future JWT `iat`) as `clock_skew` instead of
+    /// `invalid_signature` / `invalid_jwt`.
     pub clock_skew_code: bool,
+    /// Leniency for peers that write the `Signature` bytes in base64url (`-`, `_`, no
+    /// padding) instead of the standard alphabet RFC 8941 requires. Off by default; only
+    /// consulted when the strict parse fails.
+    pub accept_base64url_signatures: bool,
 }
 
 impl Default for VerifierConfig {
@@ -65,6 +73,7 @@ impl Default for VerifierConfig {
             hwk_alg: HwkAlgPolicy::Required,
             legacy_algorithms: false,
             clock_skew_code: false,
+            accept_base64url_signatures: false,
         }
     }
 }
@@ -117,6 +126,12 @@ impl VerifierConfig {
         self.clock_skew_code = on;
         self
     }
+
+    /// See [`VerifierConfig::accept_base64url_signatures`].
+    pub fn with_accept_base64url_signatures(mut self, on: bool) -> Self {
+        self.accept_base64url_signatures = on;
+        self
+    }
 }
 
 /// What a successful verification established.
@@ -132,6 +147,27 @@ pub struct VerifiedSignature {
     pub covered: Vec<String>,
     pub created: u64,
     pub expires: Option<u64>,
+    /// Who signed, when the scheme says more than the key: the agent for `jwt`, the `id` for
+    /// `jwks_uri`; `None` for `hwk` (the thumbprint is the identity).
+    pub identity: Option<SignerIdentity>,
+}
+
+impl VerifiedSignature {
+    /// The agent identifier (`sub` of the agent token), for `jwt`.
+    pub fn agent_id(&self) -> Option<&str> {
+        self.identity
+            .as_ref()
+            .and_then(SignerIdentity::agent)
+            .map(|a| a.agent_id.as_str())
+    }
+
+    /// The agent provider (`iss` of the agent token), for `jwt`.
+    pub fn issuer(&self) -> Option<&str> {
+        self.identity
+            .as_ref()
+            .and_then(SignerIdentity::agent)
+            .map(|a| a.issuer.as_str())
+    }
 }
 
 /// Steps 1–4 done; the key is still to be resolved (by `hwk` here, by a JWT resolver later).
@@ -143,6 +179,9 @@ pub struct PreparedSignature {
     /// their place in the order.
     base: Result<String, BaseError>,
     created: u64,
+    now: u64,
+    /// `(@method, @authority, @path)` for the replay guard, captured only when it applies.
+    replay: Option<(String, String, String)>,
 }
 
 impl PreparedSignature {
@@ -180,6 +219,7 @@ pub struct Verifier {
     config: VerifierConfig,
     required: Vec<Required>,
     authorization: Required,
+    replay: Option<(Arc<dyn ReplayGuard>, ReplayScope)>,
 }
 
 fn required_entry(text: &str) -> Required {
@@ -224,7 +264,14 @@ impl Verifier {
             config,
             required,
             authorization: required_entry("authorization"),
+            replay: None,
         }
+    }
+
+    /// Turns on the replay guard (SIG-19) for the requests `scope` selects. Off by default.
+    pub fn with_replay_guard(mut self, guard: Arc<dyn ReplayGuard>, scope: ReplayScope) -> Self {
+        self.replay = Some((guard, scope));
+        self
     }
 
     /// The configuration.
@@ -232,11 +279,10 @@ impl Verifier {
         &self.config
     }
 
-    /// Verifies the request's signature at time `now_unix` (seconds).
+    /// Verifies the request's signature at time `now_unix` (seconds), for `hwk` only.
     ///
-    /// Synchronous: the `hwk` key is inline. A `jwt` member needs key discovery, which lives
-    /// outside this crate: use [`Verifier::prepare`], resolve the key, then
-    /// [`Verifier::finish`]. Called directly with a `jwt` member this answers
+    /// Synchronous: the `hwk` key is inline. Schemes that need key discovery (`jwt`,
+    /// `jwks_uri`) go through [`Verifier::verify_with`]; called here they answer
     /// `unsupported_scheme`, as a verifier must for a scheme it cannot process (SK-04).
     pub fn verify(
         &self,
@@ -246,9 +292,63 @@ impl Verifier {
         let prepared = self.prepare(target, now_unix)?;
         let key = match prepared.member.scheme {
             Scheme::Hwk => self.hwk_key(&prepared.member)?,
-            ref other => return Err(VerifyError::UnsupportedScheme(other.as_str().to_owned())),
+            ref other => {
+                return Err(VerifyError::UnsupportedScheme(crate::error::clip(
+                    other.as_str(),
+                )));
+            }
         };
-        self.finish(prepared, key)
+        self.finish_with_identity(prepared, key, None)
+    }
+
+    /// Verifies the request's signature for every accepted scheme: `hwk` inline, anything
+    /// else through `resolver` (P steps 1–7, then the replay guard if configured).
+    ///
+    /// With [`NoDiscovery`] this behaves as [`Verifier::verify`].
+    pub async fn verify_with(
+        &self,
+        target: &RequestTarget<'_>,
+        now_unix: u64,
+        resolver: &dyn KeyResolver,
+    ) -> Result<VerifiedSignature, VerifyError> {
+        let prepared = self.prepare(target, now_unix)?;
+        if prepared.member.scheme == Scheme::Hwk {
+            let key = self.hwk_key(&prepared.member)?;
+            return self.finish_with_identity(prepared, key, None);
+        }
+        let ctx = self.resolve_context(now_unix);
+        let resolved = resolver.resolve(&prepared.member, &ctx).await?;
+        match self.finish_with_identity(prepared.clone(), resolved.key, resolved.identity) {
+            Err(VerifyError::BadSignature) => {
+                // A cached key may have been replaced under the same kid (SK-22).
+                match resolver.refresh(&prepared.member, &ctx).await {
+                    Some(fresh) => {
+                        let fresh = fresh?;
+                        self.finish_with_identity(prepared, fresh.key, fresh.identity)
+                    }
+                    None => Err(VerifyError::BadSignature),
+                }
+            }
+            other => other,
+        }
+    }
+
+    /// What a [`KeyResolver`] needs from this verifier's configuration.
+    pub fn resolve_context(&self, now_unix: u64) -> ResolveContext {
+        ResolveContext {
+            now_unix,
+            leeway: self.config.window,
+            key_policy: KeyPolicy {
+                legacy_algorithms: self.config.legacy_algorithms,
+                derive_missing_alg: false,
+            },
+            clock_skew_code: self.config.clock_skew_code,
+        }
+    }
+
+    /// A resolver that refuses every discovered scheme; see [`Verifier::verify_with`].
+    pub fn no_discovery() -> NoDiscovery {
+        NoDiscovery
     }
 
     /// Steps 1–4: headers present, label chosen, covered components, freshness, scheme.
@@ -268,7 +368,10 @@ impl Verifier {
                 return Err(VerifyError::MissingHeader(shown));
             }
         }
-        let fields = SignatureFields::from_headers(headers)?;
+        let fields = SignatureFields::from_headers_lenient(
+            headers,
+            self.config.accept_base64url_signatures,
+        )?;
         if !fields.labels_match() {
             return Err(VerifyError::MalformedSignature(
                 "a label appears in only one of Signature-Input and Signature",
@@ -357,12 +460,25 @@ impl Verifier {
             &parsed.components,
             &parsed.params_line,
         );
+        let replay = self
+            .replay
+            .as_ref()
+            .filter(|(_, scope)| scope.applies_to(t.method))
+            .map(|_| {
+                (
+                    t.method.as_str().to_owned(),
+                    t.authority.to_owned(),
+                    t.path.to_owned(),
+                )
+            });
         Ok(PreparedSignature {
             member: member.clone(),
             parsed,
             base,
             // Checked against `now` above, so non-negative.
             created: u64::try_from(created).unwrap_or(0),
+            now: now_unix,
+            replay,
         })
     }
 
@@ -407,6 +523,16 @@ impl Verifier {
         prepared: PreparedSignature,
         key: VerifyingKey,
     ) -> Result<VerifiedSignature, VerifyError> {
+        self.finish_with_identity(prepared, key, None)
+    }
+
+    /// As [`Verifier::finish`], recording the identity a resolver established.
+    pub fn finish_with_identity(
+        &self,
+        prepared: PreparedSignature,
+        key: VerifyingKey,
+        identity: Option<SignerIdentity>,
+    ) -> Result<VerifiedSignature, VerifyError> {
         let algorithm = key.algorithm();
         if !self.config.accepted_algorithms.contains(&algorithm) {
             return Err(VerifyError::UnsupportedAlgorithm(
@@ -417,6 +543,24 @@ impl Verifier {
         key.verify(base.as_bytes(), &prepared.parsed.signature)
             .map_err(|_| VerifyError::BadSignature)?;
         let (public_jwk, thumbprint) = key.into_parts();
+        if let (Some((guard, _)), Some((method, authority, path))) =
+            (&self.replay, &prepared.replay)
+        {
+            let k = replay_key(
+                thumbprint.as_str(),
+                prepared.created,
+                method,
+                authority,
+                path,
+                &prepared.parsed.signature,
+            );
+            let until = prepared
+                .created
+                .saturating_add(self.config.window.as_secs());
+            guard
+                .check_and_record(k, until, prepared.now)
+                .map_err(|_| VerifyError::Replayed)?;
+        }
         let parsed = prepared.parsed;
         Ok(VerifiedSignature {
             covered: parsed.components.iter().map(short_form).collect(),
@@ -427,6 +571,7 @@ impl Verifier {
             public_jwk,
             created: prepared.created,
             expires: parsed.expires.and_then(|e| u64::try_from(e).ok()),
+            identity,
         })
     }
 }

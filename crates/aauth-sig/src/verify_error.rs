@@ -64,6 +64,31 @@ pub enum VerifyError {
     /// The cryptographic check failed (SIG-26).
     #[error("signature does not verify")]
     BadSignature,
+    /// The `Signature-Key` JWT is malformed, has the wrong `typ`, a refused header `alg`, a
+    /// missing or invalid claim, or a signature that does not verify (ERR-17, AMB-06).
+    #[error("invalid JWT: {0}")]
+    InvalidJwt(&'static str),
+    /// The `Signature-Key` JWT's `exp` has passed (ERR-18).
+    #[error("JWT expired")]
+    ExpiredJwt,
+    /// The JWT's `iat` is later than now plus the signature window (AGT-11, AMB-10).
+    #[error("JWT issued in the future")]
+    JwtIssuedInFuture {
+        /// Report as `clock_skew` (SK9) instead of `invalid_jwt` (P).
+        clock_skew: bool,
+    },
+    /// The issuer's JWKS has no key with the `kid`, after the one refresh allowed (ERR-14).
+    #[error("no key with that kid at the issuer")]
+    UnknownKey,
+    /// The discovery metadata has no `issuer` (ERR-15).
+    #[error("issuer metadata has no issuer")]
+    IssuerMissing,
+    /// The discovery metadata's `issuer` is not the identity it was fetched under (ERR-16).
+    #[error("issuer metadata names another issuer")]
+    IssuerMismatch,
+    /// The replay guard has seen this signature within the window (SIG-19; code derived).
+    #[error("signature replayed")]
+    Replayed,
     /// A failure decided by a key resolver outside this crate (e.g. the `jwt` scheme:
     /// `invalid_jwt`, `expired_jwt`, `unknown_key`, `issuer_missing`, `issuer_mismatch`).
     #[error("{detail}")]
@@ -90,7 +115,16 @@ impl VerifyError {
             | VerifyError::CreatedInFuture { clock_skew: false }
             | VerifyError::Expired
             | VerifyError::Base(_)
-            | VerifyError::BadSignature => C::InvalidSignature,
+            | VerifyError::BadSignature
+            | VerifyError::Replayed => C::InvalidSignature,
+            VerifyError::InvalidJwt(_) | VerifyError::JwtIssuedInFuture { clock_skew: false } => {
+                C::InvalidJwt
+            }
+            VerifyError::JwtIssuedInFuture { clock_skew: true } => C::ClockSkew,
+            VerifyError::ExpiredJwt => C::ExpiredJwt,
+            VerifyError::UnknownKey => C::UnknownKey,
+            VerifyError::IssuerMissing => C::IssuerMissing,
+            VerifyError::IssuerMismatch => C::IssuerMismatch,
             VerifyError::CreatedInFuture { clock_skew: true } => C::ClockSkew,
             VerifyError::UnsupportedScheme(_) => C::UnsupportedScheme,
             VerifyError::UnsupportedAlgorithm(_) => C::UnsupportedAlgorithm,

@@ -1,0 +1,234 @@
+//! Test helpers (feature `testing`): an in-process [`Fetcher`] and a tiny agent provider that
+//! mints agent tokens. Not for production use: the map fetcher applies no egress rules.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::{Map, Value, json};
+
+use crate::agent_token::{AgentToken, RefreshError, TokenRefresher};
+use crate::alg::Algorithm;
+use crate::fetch::{FetchError, FetchResponse, Fetcher, HttpsUrl};
+use crate::jose::sign_jwt;
+use crate::keys::SigningKey;
+
+/// Serves fixed responses from a map and counts requests per URL.
+#[derive(Debug, Default)]
+pub struct MapFetcher {
+    routes: Mutex<HashMap<String, Result<FetchResponse, FetchError>>>,
+    counts: Mutex<HashMap<String, usize>>,
+    total: AtomicUsize,
+    delay: Mutex<Option<Duration>>,
+}
+
+impl MapFetcher {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Serves `body` with status 200 and the given headers at `url`.
+    pub fn serve(&self, url: &str, body: impl Into<Vec<u8>>, headers: &[(&'static str, &str)]) {
+        let mut map = http::HeaderMap::new();
+        for (k, v) in headers {
+            if let Ok(v) = v.parse() {
+                map.append(*k, v);
+            }
+        }
+        self.set(
+            url,
+            Ok(FetchResponse {
+                status: 200,
+                headers: map,
+                body: body.into(),
+            }),
+        );
+    }
+
+    /// Serves JSON at `url` with status 200.
+    pub fn serve_json(&self, url: &str, value: &Value) {
+        self.serve(
+            url,
+            value.to_string(),
+            &[("content-type", "application/json")],
+        );
+    }
+
+    /// Sets the outcome for `url`.
+    pub fn set(&self, url: &str, outcome: Result<FetchResponse, FetchError>) {
+        if let Ok(mut r) = self.routes.lock() {
+            r.insert(url.to_owned(), outcome);
+        }
+    }
+
+    /// Makes every fetch wait this long first (to exercise single-flight).
+    pub fn set_delay(&self, delay: Option<Duration>) {
+        if let Ok(mut d) = self.delay.lock() {
+            *d = delay;
+        }
+    }
+
+    /// Requests made for `url`.
+    pub fn count(&self, url: &str) -> usize {
+        self.counts
+            .lock()
+            .map(|c| c.get(url).copied().unwrap_or(0))
+            .unwrap_or(0)
+    }
+
+    /// Requests made in total.
+    pub fn total(&self) -> usize {
+        self.total.load(Ordering::SeqCst)
+    }
+}
+
+#[async_trait]
+impl Fetcher for MapFetcher {
+    async fn get(&self, url: &HttpsUrl) -> Result<FetchResponse, FetchError> {
+        self.total.fetch_add(1, Ordering::SeqCst);
+        if let Ok(mut c) = self.counts.lock() {
+            *c.entry(url.as_str().to_owned()).or_default() += 1;
+        }
+        let delay = self.delay.lock().ok().and_then(|d| *d);
+        if let Some(d) = delay {
+            tokio::time::sleep(d).await;
+        }
+        self.routes
+            .lock()
+            .ok()
+            .and_then(|r| r.get(url.as_str()).cloned())
+            .unwrap_or(Err(FetchError::Status(404)))
+    }
+}
+
+/// An agent provider for tests: an issuer identifier, an Ed25519 signing key with a `kid`,
+/// its metadata and JWKS, and agent-token minting.
+#[derive(Debug, Clone)]
+pub struct AgentProvider {
+    pub issuer: String,
+    pub key: SigningKey,
+    pub kid: String,
+}
+
+impl AgentProvider {
+    /// A provider at `issuer` (e.g. `https://agent.example`) with a fresh Ed25519 key.
+    pub fn new(issuer: &str) -> Self {
+        AgentProvider {
+            issuer: issuer.to_owned(),
+            // Generation only fails if the OS RNG does; a test cannot proceed then.
+            key: SigningKey::generate(Algorithm::Ed25519).expect("OS RNG available"),
+            kid: "ap-key-1".to_owned(),
+        }
+    }
+
+    /// `{issuer}/.well-known/aauth-agent.json`.
+    pub fn metadata_url(&self) -> String {
+        format!("{}/.well-known/aauth-agent.json", self.issuer)
+    }
+
+    /// `{issuer}/.well-known/jwks.json`.
+    pub fn jwks_url(&self) -> String {
+        format!("{}/.well-known/jwks.json", self.issuer)
+    }
+
+    /// The agent-provider metadata document.
+    pub fn metadata(&self) -> Value {
+        json!({ "issuer": self.issuer, "jwks_uri": self.jwks_url() })
+    }
+
+    /// The JWKS: the provider key with `kid` and `alg` (AGT-16).
+    pub fn jwks(&self) -> Value {
+        let mut jwk = serde_json::to_value(self.key.public_jwk()).unwrap_or(Value::Null);
+        if let Value::Object(m) = &mut jwk {
+            m.insert("kid".into(), self.kid.clone().into());
+        }
+        json!({ "keys": [jwk] })
+    }
+
+    /// Puts the metadata and JWKS into `fetcher`.
+    pub fn install(&self, fetcher: &MapFetcher) {
+        fetcher.serve_json(&self.metadata_url(), &self.metadata());
+        fetcher.serve_json(&self.jwks_url(), &self.jwks());
+    }
+
+    /// The claims of a well-formed agent token for `agent_key`, agent `local`, issued at
+    /// `iat` for `lifetime` seconds.
+    pub fn claims(
+        &self,
+        agent_key: &SigningKey,
+        local: &str,
+        iat: u64,
+        lifetime: u64,
+    ) -> Map<String, Value> {
+        let host = self.issuer.trim_start_matches("https://");
+        let cnf = serde_json::to_value(agent_key.public_jwk()).unwrap_or(Value::Null);
+        let mut m = Map::new();
+        m.insert("iss".into(), self.issuer.clone().into());
+        m.insert("dwk".into(), "aauth-agent.json".into());
+        m.insert("sub".into(), format!("aauth:{local}@{host}").into());
+        m.insert("jti".into(), format!("jti-{iat}-{local}").into());
+        m.insert("cnf".into(), json!({ "jwk": cnf }));
+        m.insert("iat".into(), iat.into());
+        m.insert("exp".into(), (iat + lifetime).into());
+        m
+    }
+
+    /// Signs `claims` as an `aa-agent+jwt` with the provider key.
+    pub fn sign(&self, claims: &Map<String, Value>) -> String {
+        sign_jwt(&self.key, "aa-agent+jwt", Some(&self.kid), claims).unwrap_or_default()
+    }
+
+    /// Signs with an arbitrary protected header (for negative tests: `alg`, `typ`, `kid`).
+    pub fn sign_with_header(
+        &self,
+        header: &Map<String, Value>,
+        claims: &Map<String, Value>,
+    ) -> String {
+        let h = URL_SAFE_NO_PAD.encode(Value::Object(header.clone()).to_string());
+        let p = URL_SAFE_NO_PAD.encode(Value::Object(claims.clone()).to_string());
+        let input = format!("{h}.{p}");
+        let sig = self.key.sign(input.as_bytes()).unwrap_or_default();
+        format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig))
+    }
+
+    /// A valid agent token for `agent_key`.
+    pub fn mint(&self, agent_key: &SigningKey, local: &str, iat: u64, lifetime: u64) -> AgentToken {
+        AgentToken::new(self.sign(&self.claims(agent_key, local, iat, lifetime)))
+            .expect("minted tokens are compact JWTs")
+    }
+}
+
+/// A [`TokenRefresher`] backed by an [`AgentProvider`] and a clock; counts refreshes.
+#[derive(Debug)]
+pub struct ProviderRefresher {
+    pub provider: AgentProvider,
+    pub local: String,
+    pub lifetime: u64,
+    pub now: AtomicUsize,
+    pub refreshes: AtomicUsize,
+}
+
+impl ProviderRefresher {
+    pub fn new(provider: AgentProvider, local: &str, lifetime: u64, now: u64) -> Self {
+        ProviderRefresher {
+            provider,
+            local: local.to_owned(),
+            lifetime,
+            now: AtomicUsize::new(usize::try_from(now).unwrap_or(usize::MAX)),
+            refreshes: AtomicUsize::new(0),
+        }
+    }
+}
+
+#[async_trait]
+impl TokenRefresher for ProviderRefresher {
+    async fn refresh(&self, key: &SigningKey) -> Result<AgentToken, RefreshError> {
+        self.refreshes.fetch_add(1, Ordering::SeqCst);
+        let now = self.now.load(Ordering::SeqCst) as u64;
+        Ok(self.provider.mint(key, &self.local, now, self.lifetime))
+    }
+}
