@@ -2,15 +2,20 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use aauth_sig::{Algorithm, Verifier, VerifierConfig};
-use aauth_store::memory::{MemoryPendingStore, MemorySessionStore};
-use aauth_store::{PendingStore, SessionTokenStore, UnixTime};
+use aauth_sig::{Algorithm, Jwk, SigningKey, Verifier, VerifierConfig};
+use aauth_store::memory::{MemoryPendingStore, MemoryRevocationStore, MemorySessionStore};
+use aauth_store::{PendingStore, RevocationStore, SessionTokenStore, UnixTime};
+use aauth_wire::Thumbprint;
 use aauth_wire::signature_key::Scheme;
 use thiserror::Error;
 use url::Url;
 
 use crate::interaction::{DevLoopbackPerson, InteractionAuthenticator};
-use crate::policy::{Decision, PolicyContext, PolicyFn, default_policy};
+use crate::metrics::Metrics;
+use crate::pages::{DefaultPage, InteractionPage};
+use crate::policy::{
+    Decision, GrantContext, PolicyContext, PolicyFn, SessionTerms, TermsFn, default_policy,
+};
 
 /// What to do with a signed request whose `Authorization: AAuth` token is unknown, expired,
 /// revoked or bound to another key. The draft defines no answer (AMB-02).
@@ -22,6 +27,39 @@ pub enum InvalidSessionPolicy {
     Restart,
     /// Answer `403` with `{"error":"denied"}`.
     Forbid,
+}
+
+/// Where the interaction page may send the person's browser when it is done (RM-22, AMB-25).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum CallbackPolicy {
+    /// Any `https` URL without a fragment (plus `http` on loopback in development mode). The
+    /// default: the draft requires honouring `callback`, and the redirect happens only after the
+    /// person's own decision.
+    #[default]
+    AnyHttps,
+    /// Ignore no callbacks but refuse them: the page answers `400` to a `callback` parameter.
+    Disabled,
+}
+
+/// The `access_mode` value the metadata advertises (AMB-08).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum AccessModeName {
+    /// `session-token` (protocol -11). The default.
+    #[default]
+    SessionToken,
+    /// `aauth-access-token`, the name before -11, for older agents.
+    LegacyAAuthAccessToken,
+}
+
+impl AccessModeName {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            AccessModeName::SessionToken => "session-token",
+            AccessModeName::LegacyAAuthAccessToken => "aauth-access-token",
+        }
+    }
 }
 
 /// Configuration the builder refuses, with the reason.
@@ -43,6 +81,16 @@ pub enum ConfigError {
     SchemeNotImplemented(String),
     #[error("{0} must be at least {1}")]
     TooSmall(&'static str, u64),
+    #[error(
+        "no InteractionAuthenticator: the interaction page must know who the person is (IC-07); \
+         set one with .authenticator(...) (DevLoopbackPerson is allowed only on a loopback origin \
+         with allow_insecure_loopback())"
+    )]
+    NoAuthenticator,
+    #[error("refresh_below_percent must be at most 100")]
+    RefreshPercent,
+    #[error("issuer must be an https URL without query or fragment (MD-02): {0}")]
+    BadIssuer(String),
 }
 
 pub(crate) struct Inner {
@@ -58,13 +106,29 @@ pub(crate) struct Inner {
     pub pending_ttl: u64,
     pub retry_after: u64,
     pub max_wait: u64,
-    pub session_ttl: u64,
     pub max_code_attempts: u32,
+    pub interaction_timeout: u64,
+    pub refresh_below_percent: u8,
+    pub refresh_grace: u64,
     pub generic_signature_errors: bool,
     pub invalid_session: InvalidSessionPolicy,
     pub accepted_scheme_names: Vec<String>,
     pub accepted_alg_names: Vec<String>,
     pub clock: Arc<dyn Fn() -> UnixTime + Send + Sync>,
+    pub revocations: Arc<dyn RevocationStore>,
+    pub trusted_revokers: Vec<Thumbprint>,
+    pub revoke_sessions_with_agent_token: bool,
+    pub pages: Arc<dyn InteractionPage>,
+    pub terms: TermsFn,
+    pub metrics: Metrics,
+    pub callback_policy: CallbackPolicy,
+    pub insecure_loopback: bool,
+    pub issuer: String,
+    pub access_mode: AccessModeName,
+    pub signing_keys: Vec<Jwk>,
+    pub metadata_extra: serde_json::Map<String, serde_json::Value>,
+    pub revocation_path: &'static str,
+    pub jwks_path: &'static str,
 }
 
 /// A configured AAuth resource. Cheap to clone: everything lives behind one `Arc`.
@@ -107,6 +171,16 @@ impl AAuthResource {
     pub fn pending_store(&self) -> &Arc<dyn PendingStore> {
         &self.inner.pending
     }
+
+    /// The agent-token revocation store.
+    pub fn revocation_store(&self) -> &Arc<dyn RevocationStore> {
+        &self.inner.revocations
+    }
+
+    /// The counters at this moment (signature errors by code, challenges, polls, sessions).
+    pub fn metrics(&self) -> crate::MetricsSnapshot {
+        self.inner.metrics.snapshot()
+    }
 }
 
 /// Builds an [`AAuthResource`]; see [`AAuthResource::builder`].
@@ -126,9 +200,22 @@ pub struct ResourceBuilder {
     max_wait: u64,
     session_ttl: u64,
     max_code_attempts: u32,
+    interaction_timeout: u64,
+    refresh_below_percent: u8,
+    refresh_grace: u64,
     generic_signature_errors: bool,
     invalid_session: InvalidSessionPolicy,
     clock: Option<Arc<dyn Fn() -> UnixTime + Send + Sync>>,
+    revocations: Option<Arc<dyn RevocationStore>>,
+    trusted_revokers: Vec<Thumbprint>,
+    revoke_sessions_with_agent_token: bool,
+    pages: Option<Arc<dyn InteractionPage>>,
+    terms: Option<TermsFn>,
+    callback_policy: CallbackPolicy,
+    issuer: Option<String>,
+    access_mode: AccessModeName,
+    signing_keys: Vec<Jwk>,
+    metadata_extra: serde_json::Map<String, serde_json::Value>,
 }
 
 impl ResourceBuilder {
@@ -149,9 +236,22 @@ impl ResourceBuilder {
             max_wait: 30,
             session_ttl: 3600,
             max_code_attempts: 5,
+            interaction_timeout: 300,
+            refresh_below_percent: 25,
+            refresh_grace: 30,
             generic_signature_errors: false,
             invalid_session: InvalidSessionPolicy::Restart,
             clock: None,
+            revocations: None,
+            trusted_revokers: Vec::new(),
+            revoke_sessions_with_agent_token: true,
+            pages: None,
+            terms: None,
+            callback_policy: CallbackPolicy::AnyHttps,
+            issuer: None,
+            access_mode: AccessModeName::SessionToken,
+            signing_keys: Vec::new(),
+            metadata_extra: serde_json::Map::new(),
         }
     }
 
@@ -206,8 +306,8 @@ impl ResourceBuilder {
         self
     }
 
-    /// How the interaction page learns who the person is (IC-07). The default,
-    /// [`DevLoopbackPerson`], is for local development only.
+    /// How the interaction page learns who the person is (IC-07). Required, except on a
+    /// loopback origin in development mode, where [`DevLoopbackPerson`] is the default.
     pub fn authenticator(mut self, authenticator: Arc<dyn InteractionAuthenticator>) -> Self {
         self.authenticator = Some(authenticator);
         self
@@ -260,6 +360,105 @@ impl ResourceBuilder {
         self
     }
 
+    /// Seconds a person may take between redeeming the code and deciding before the request is
+    /// `abandoned` (poll answers `403 abandoned`; default 300).
+    pub fn interaction_timeout(mut self, secs: u64) -> Self {
+        self.interaction_timeout = secs;
+        self
+    }
+
+    /// Rolling refresh (SESS-08): once less than this percentage of a session token's lifetime
+    /// remains, the next response to a request carrying it brings a successor in
+    /// `AAuth-Access`. `0` turns refresh off. Default 25.
+    pub fn refresh_below_percent(mut self, percent: u8) -> Self {
+        self.refresh_below_percent = percent;
+        self
+    }
+
+    /// How long a refreshed (retired) token keeps working, so requests already in flight with
+    /// it still succeed (default 30 s).
+    pub fn refresh_grace(mut self, secs: u64) -> Self {
+        self.refresh_grace = secs;
+        self
+    }
+
+    /// Chooses the scope and lifetime of each session token at issuance. The default keeps the
+    /// scope the policy asked for and uses [`session_ttl`](Self::session_ttl).
+    pub fn session_terms(
+        mut self,
+        terms: impl Fn(&GrantContext<'_>) -> SessionTerms + Send + Sync + 'static,
+    ) -> Self {
+        self.terms = Some(Arc::new(terms));
+        self
+    }
+
+    /// Replaces the built-in interaction page (see [`crate::pages`]).
+    pub fn interaction_page(mut self, page: Arc<dyn InteractionPage>) -> Self {
+        self.pages = Some(page);
+        self
+    }
+
+    /// Which `callback` URLs the interaction page redirects to (default: any https).
+    pub fn callback_policy(mut self, policy: CallbackPolicy) -> Self {
+        self.callback_policy = policy;
+        self
+    }
+
+    pub fn revocation_store(mut self, store: Arc<dyn RevocationStore>) -> Self {
+        self.revocations = Some(store);
+        self
+    }
+
+    /// Keys (by RFC 7638 thumbprint) allowed to call the revocation endpoint for any issuer:
+    /// the "trusted PS" of REV-06, or an operator's key. A caller is otherwise allowed only to
+    /// revoke tokens its own agent identity issued.
+    pub fn trusted_revokers(mut self, thumbprints: impl IntoIterator<Item = Thumbprint>) -> Self {
+        self.trusted_revokers = thumbprints.into_iter().collect();
+        self
+    }
+
+    /// Whether revoking an agent token also revokes the session tokens issued to that agent
+    /// (REV-07; default on).
+    pub fn revoke_sessions_with_agent_token(mut self, on: bool) -> Self {
+        self.revoke_sessions_with_agent_token = on;
+        self
+    }
+
+    /// The `issuer` in the resource metadata (MD-02). Defaults to the public base URL's origin.
+    pub fn issuer(mut self, issuer: impl Into<String>) -> Self {
+        self.issuer = Some(issuer.into());
+        self
+    }
+
+    /// The `access_mode` name the metadata uses (AMB-08; default `session-token`).
+    pub fn access_mode_name(mut self, name: AccessModeName) -> Self {
+        self.access_mode = name;
+        self
+    }
+
+    /// The resource's own signing keys, published (public parts only) at the `jwks_uri`
+    /// (MD-03). Needed once the resource issues resource tokens or signs requests itself.
+    pub fn signing_keys<'a>(mut self, keys: impl IntoIterator<Item = &'a SigningKey>) -> Self {
+        self.signing_keys = keys
+            .into_iter()
+            .map(|k| {
+                let mut jwk = k.public_jwk();
+                if jwk.kid.is_none() {
+                    jwk.kid = Some(k.thumbprint().as_str().to_owned());
+                }
+                jwk
+            })
+            .collect();
+        self
+    }
+
+    /// Adds a member to the metadata document (`name`, `description`, `logo_uri`,
+    /// `scope_descriptions`, …). Members the library computes cannot be overridden.
+    pub fn metadata(mut self, name: impl Into<String>, value: serde_json::Value) -> Self {
+        self.metadata_extra.insert(name.into(), value);
+        self
+    }
+
     pub fn invalid_session(mut self, policy: InvalidSessionPolicy) -> Self {
         self.invalid_session = policy;
         self
@@ -302,6 +501,21 @@ impl ResourceBuilder {
         if self.max_code_attempts < 1 {
             return Err(ConfigError::TooSmall("max_code_attempts", 1));
         }
+        if self.interaction_timeout < 1 {
+            return Err(ConfigError::TooSmall("interaction_timeout", 1));
+        }
+        if self.refresh_below_percent > 100 {
+            return Err(ConfigError::RefreshPercent);
+        }
+        let dev_loopback = url.scheme() == "http";
+        let authenticator: Arc<dyn InteractionAuthenticator> = match self.authenticator {
+            Some(a) => a,
+            None if dev_loopback => Arc::new(DevLoopbackPerson),
+            None => return Err(ConfigError::NoAuthenticator),
+        };
+        if authenticator.development_only() && !dev_loopback {
+            return Err(ConfigError::NoAuthenticator);
+        }
         // `Url` lowercases the host and drops a default port, which is exactly the canonical
         // `@authority` of RFC 9421 §2.2.3.
         let authority = match url.port() {
@@ -309,6 +523,18 @@ impl ResourceBuilder {
             None => host.to_owned(),
         };
         let origin = format!("{}://{}", url.scheme(), authority);
+        let issuer = match self.issuer {
+            None => origin.clone(),
+            Some(i) => {
+                let parsed = Url::parse(&i).map_err(|_| ConfigError::BadIssuer(i.clone()))?;
+                let scheme_ok =
+                    parsed.scheme() == "https" || (dev_loopback && parsed.scheme() == "http");
+                if !scheme_ok || parsed.query().is_some() || parsed.fragment().is_some() {
+                    return Err(ConfigError::BadIssuer(i));
+                }
+                i
+            }
+        };
 
         let verifier_config = VerifierConfig {
             canonical_authority: authority,
@@ -327,9 +553,7 @@ impl ResourceBuilder {
             pending: self
                 .pending
                 .unwrap_or_else(|| Arc::new(MemoryPendingStore::new())),
-            authenticator: self
-                .authenticator
-                .unwrap_or_else(|| Arc::new(DevLoopbackPerson)),
+            authenticator,
             policy: self.policy.unwrap_or_else(default_policy),
             origin,
             pending_prefix: "/aauth/pending",
@@ -337,8 +561,32 @@ impl ResourceBuilder {
             pending_ttl: self.pending_ttl,
             retry_after: self.retry_after,
             max_wait: self.max_wait,
-            session_ttl: self.session_ttl,
             max_code_attempts: self.max_code_attempts,
+            interaction_timeout: self.interaction_timeout,
+            refresh_below_percent: self.refresh_below_percent,
+            refresh_grace: self.refresh_grace,
+            revocations: self
+                .revocations
+                .unwrap_or_else(|| Arc::new(MemoryRevocationStore::new())),
+            trusted_revokers: self.trusted_revokers,
+            revoke_sessions_with_agent_token: self.revoke_sessions_with_agent_token,
+            pages: self.pages.unwrap_or_else(|| Arc::new(DefaultPage)),
+            terms: self.terms.unwrap_or_else(|| {
+                let ttl = self.session_ttl;
+                Arc::new(move |ctx: &GrantContext<'_>| SessionTerms {
+                    scope: ctx.requested_scope.map(str::to_owned),
+                    ttl,
+                })
+            }),
+            metrics: Metrics::default(),
+            callback_policy: self.callback_policy,
+            insecure_loopback: self.insecure_loopback,
+            issuer,
+            access_mode: self.access_mode,
+            signing_keys: self.signing_keys,
+            metadata_extra: self.metadata_extra,
+            revocation_path: "/aauth/revoke",
+            jwks_path: "/.well-known/jwks.json",
             generic_signature_errors: self.generic_signature_errors,
             invalid_session: self.invalid_session,
             accepted_scheme_names: self.schemes.iter().map(|s| s.as_str().to_owned()).collect(),

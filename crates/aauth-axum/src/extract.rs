@@ -107,3 +107,56 @@ impl<S: Send + Sync> FromRequestParts<S> for Authorized {
         }
     }
 }
+
+/// A handler-side helper for applications that decide themselves, inside the handler, that a
+/// person must approve (for example only for some records). Taking it never rejects; calling
+/// [`RequireInteraction::respond`] creates the pending request and returns the `202`.
+///
+/// ```no_run
+/// use aauth_axum::{RequireInteraction, VerifiedAgent};
+/// use axum::response::{IntoResponse, Response};
+///
+/// async fn delete_everything(agent: VerifiedAgent, gate: RequireInteraction) -> Response {
+///     // This operation always needs a person, whatever session the agent has.
+///     gate.respond(Some("admin".to_owned())).await
+/// }
+/// ```
+#[derive(Clone, Debug)]
+pub struct RequireInteraction {
+    resource: AAuthResource,
+    agent: VerifiedAgent,
+    method: http::Method,
+    path: String,
+}
+
+impl RequireInteraction {
+    /// The `202` interaction response for this request, asking for `scope`.
+    pub async fn respond(self, scope: Option<String>) -> Response {
+        self.resource
+            .require_interaction(&self.agent, &self.method, &self.path, scope)
+            .await
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for RequireInteraction {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let resource = parts
+            .extensions
+            .get::<AAuthResource>()
+            .cloned()
+            .ok_or_else(response::layer_missing)?;
+        let agent = parts
+            .extensions
+            .get::<VerifiedAgent>()
+            .cloned()
+            .ok_or_else(response::layer_missing)?;
+        Ok(RequireInteraction {
+            resource,
+            agent,
+            method: parts.method.clone(),
+            path: parts.uri.path().to_owned(),
+        })
+    }
+}

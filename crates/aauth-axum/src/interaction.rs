@@ -9,19 +9,21 @@
 use aauth_store::pending::update;
 use aauth_store::{Approval, PendingRecord, PendingState};
 use async_trait::async_trait;
-use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::response::{Html, IntoResponse, Response};
+use axum::{Form, Router};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use http::request::Parts;
-use http::{HeaderMap, HeaderValue, StatusCode};
+use http::{HeaderValue, StatusCode};
 use ring::digest;
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
 use crate::AAuthResource;
-use crate::html::{escape, page};
+use crate::config::{CallbackPolicy, is_loopback_host};
+use crate::login::cookie_value;
+use crate::pages::{CodeEntryView, DecisionView, Finished};
 
 /// The person at the interaction page, as the application knows them.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -31,15 +33,34 @@ pub struct Person {
     pub display_name: Option<String>,
 }
 
-/// How the resource knows who is at the interaction page.
+/// How the resource knows who is at the interaction page (IC-07, AMB-26).
+///
+/// The interaction code only ties a browser to one pending request; the approve/deny decision
+/// is taken by the person this trait returns. Implement it over the application's own login:
+/// read its session cookie from `request` and return the person, or return the response that
+/// sends the browser to log in (e.g. a `303` to the login page with a `next` back here). The
+/// built-in [`LocalLogin`](crate::LocalLogin) is a complete example.
 #[async_trait]
 pub trait InteractionAuthenticator: Send + Sync + 'static {
     /// The authenticated person, or the response to send instead (a login redirect, a `401`).
     async fn authenticate(&self, request: &Parts) -> Result<Person, Response>;
+
+    /// Routes the authenticator serves itself (a login form), merged into
+    /// [`AAuthResource::routes`](crate::AAuthResource::routes). None by default.
+    fn routes(&self) -> Option<Router> {
+        None
+    }
+
+    /// `true` for authenticators that trust whoever reaches the page; the builder accepts them
+    /// only on a loopback origin in development mode.
+    fn development_only(&self) -> bool {
+        false
+    }
 }
 
 /// Development only: every browser that reaches the page is the local developer. The builder
-/// accepts it only when the resource runs on a loopback address.
+/// refuses it unless the resource runs on a loopback origin in development mode
+/// ([`ResourceBuilder::allow_insecure_loopback`](crate::ResourceBuilder::allow_insecure_loopback)).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct DevLoopbackPerson;
 
@@ -51,12 +72,17 @@ impl InteractionAuthenticator for DevLoopbackPerson {
             display_name: Some("Local developer".to_owned()),
         })
     }
+
+    fn development_only(&self) -> bool {
+        true
+    }
 }
 
 const NONCE_COOKIE: &str = "aauth_interaction";
 
-fn html(status: StatusCode, title: &str, body: &str) -> Response {
-    let mut resp = (status, Html(page(title, body))).into_response();
+/// Headers every interaction page carries: never cached, never framed, no scripts.
+fn html_response(status: StatusCode, document: String) -> Response {
+    let mut resp = (status, Html(document)).into_response();
     let h = resp.headers_mut();
     h.insert(
         http::header::CACHE_CONTROL,
@@ -70,21 +96,34 @@ fn html(status: StatusCode, title: &str, body: &str) -> Response {
     resp
 }
 
-fn ended(title: &str, why: &str) -> Response {
-    html(StatusCode::GONE, title, &format!("<p>{}</p>", escape(why)))
+fn finished(resource: &AAuthResource, status: StatusCode, outcome: Finished) -> Response {
+    html_response(status, resource.inner.pages.finished(outcome))
 }
 
 fn unknown() -> Response {
-    html(
+    html_response(
         StatusCode::NOT_FOUND,
-        "Request not found",
-        "<p>This approval link is not known. It may have expired; ask the application to try again.</p>",
+        crate::html::page(
+            "Request not found",
+            "<p>This approval link is not known. It may have expired; ask the application to try again.</p>",
+        ),
+    )
+}
+
+fn bad_request(text: &str) -> Response {
+    html_response(
+        StatusCode::BAD_REQUEST,
+        crate::html::page(
+            "Bad request",
+            &format!("<p>{}</p>", crate::html::escape(text)),
+        ),
     )
 }
 
 #[derive(Deserialize)]
 pub(crate) struct CodeQuery {
     code: Option<String>,
+    callback: Option<String>,
 }
 
 fn hash_nonce(nonce: &str) -> [u8; 32] {
@@ -94,53 +133,55 @@ fn hash_nonce(nonce: &str) -> [u8; 32] {
     out
 }
 
-fn code_form(action: &str, message: Option<&str>) -> String {
-    let msg = message
-        .map(|m| format!("<p role=\"alert\"><strong>{}</strong></p>", escape(m)))
-        .unwrap_or_default();
-    format!(
-        r#"{msg}<form method="get" action="{action}">
-<p><label for="code">Enter the code the application shows you</label></p>
-<p><input id="code" name="code" autocomplete="off" autocapitalize="characters" spellcheck="false" required maxlength="64" size="14"></p>
-<p><button type="submit">Continue</button></p>
-</form>"#,
-        action = escape(action)
-    )
+/// Checks a `callback` against the configured policy (AMB-25): the resource must not become an
+/// open redirector, so only `https` URLs (and `http` on loopback in development mode) without a
+/// fragment are followed.
+fn valid_callback(resource: &AAuthResource, raw: &str) -> Option<String> {
+    let inner = &resource.inner;
+    if inner.callback_policy == CallbackPolicy::Disabled || raw.len() > 2048 {
+        return None;
+    }
+    let url = url::Url::parse(raw).ok()?;
+    let host = url.host_str()?;
+    let scheme_ok = match url.scheme() {
+        "https" => true,
+        "http" => inner.insecure_loopback && is_loopback_host(host),
+        _ => false,
+    };
+    (scheme_ok && url.fragment().is_none()).then(|| url.to_string())
 }
 
-fn decision_page(action: &str, rec: &PendingRecord, person: &Person, nonce: &str) -> String {
-    let who = person.display_name.as_deref().unwrap_or(&person.id);
-    let agent = rec
-        .agent_id
-        .clone()
-        .unwrap_or_else(|| format!("pseudonymous agent (key {})", rec.key_thumbprint));
-    let scope = rec
-        .scope
-        .as_deref()
-        .map(|s| format!("<dt>Scope</dt><dd>{}</dd>", escape(s)))
-        .unwrap_or_default();
-    format!(
-        r#"<p>Check that this code matches the one the application showed you:</p>
-<p class="code" aria-label="code">{code}</p>
-<dl>
-<dt>Signed in as</dt><dd>{who}</dd>
-<dt>Requested by</dt><dd>{agent}</dd>
-<dt>Request</dt><dd>{method} {path}</dd>
-{scope}
-</dl>
-<form method="post" action="{action}">
-<input type="hidden" name="nonce" value="{nonce}">
-<button class="approve" type="submit" name="decision" value="approve">Approve</button>
-<button class="deny" type="submit" name="decision" value="deny">Deny</button>
-</form>"#,
-        code = escape(&rec.code.display()),
-        who = escape(who),
-        agent = escape(&agent),
-        method = escape(&rec.method),
-        path = escape(&rec.path),
-        action = escape(action),
-        nonce = escape(nonce),
-    )
+/// `callback` with `error=…` appended (`&` when it already has a query), RM-23.
+fn callback_with_error(callback: &str, error: Option<&str>) -> String {
+    match (url::Url::parse(callback), error) {
+        (Ok(mut url), Some(e)) => {
+            url.query_pairs_mut().append_pair("error", e);
+            url.to_string()
+        }
+        _ => callback.to_owned(),
+    }
+}
+
+fn redirect(to: &str) -> Response {
+    let mut resp = StatusCode::SEE_OTHER.into_response();
+    if let Ok(v) = HeaderValue::from_str(to) {
+        resp.headers_mut().insert(http::header::LOCATION, v);
+    }
+    resp.headers_mut().insert(
+        http::header::CACHE_CONTROL,
+        HeaderValue::from_static("no-store"),
+    );
+    resp
+}
+
+fn agent_description(rec: &PendingRecord) -> (String, bool) {
+    match &rec.agent_id {
+        Some(id) => (id.clone(), false),
+        None => (
+            format!("pseudonymous agent (key {})", rec.key_thumbprint),
+            true,
+        ),
+    }
 }
 
 enum Redeem {
@@ -148,10 +189,11 @@ enum Redeem {
     Wrong { left: u32 },
     Locked,
     Used,
+    Expired,
     Ended,
 }
 
-/// `GET {interaction}/{id}[?code=…]`.
+/// `GET {interaction}/{id}[?code=…][&callback=…]`.
 pub(crate) async fn show(
     State(resource): State<AAuthResource>,
     Path(interaction_id): Path<String>,
@@ -166,24 +208,32 @@ pub(crate) async fn show(
     if interaction_id.len() > 64 {
         return unknown();
     }
+    let callback = match q.callback.as_deref().filter(|c| !c.is_empty()) {
+        None => None,
+        Some(raw) => match valid_callback(&resource, raw) {
+            Some(c) => Some(c),
+            None => return bad_request("The callback address is not allowed."),
+        },
+    };
     let rec = match inner.pending.get_by_interaction(&interaction_id).await {
         Ok(Some(r)) => r,
         Ok(None) => return unknown(),
         Err(_) => return crate::response::unavailable(),
     };
     let action = format!("{}/{}", inner.interaction_prefix, interaction_id);
+    let now = resource.now();
     let Some(input) = q.code.filter(|c| !c.trim().is_empty()) else {
-        if !rec.state.is_open() {
-            return ended(
-                "Request closed",
-                "This request is no longer waiting for a decision.",
-            );
+        if rec.state.is_open() && now >= rec.expires_at {
+            return finished(&resource, StatusCode::GONE, Finished::Expired);
         }
-        return html(
-            StatusCode::OK,
-            "Approve a request",
-            &code_form(&action, None),
-        );
+        if !rec.state.is_open() {
+            return finished(&resource, StatusCode::GONE, Finished::Closed);
+        }
+        let view = CodeEntryView {
+            form_action: &action,
+            error: None,
+        };
+        return html_response(StatusCode::OK, inner.pages.enter_code(&view));
     };
 
     let nonce_raw = match aauth_store::random_bytes::<24>() {
@@ -191,23 +241,26 @@ pub(crate) async fn show(
         Err(_) => return crate::response::server_error("random generator failure"),
     };
     let nonce_hash = hash_nonce(&nonce_raw);
-    let now = resource.now();
     let max = inner.max_code_attempts;
     let result = update(inner.pending.as_ref(), &rec.id, |rec| {
+        // IC-10: a code dies with its pending request.
         if rec.state.is_open() && now >= rec.expires_at {
             rec.state = PendingState::Expired;
-            return (true, Redeem::Ended);
+            return (true, Redeem::Expired);
         }
         match rec.state {
             PendingState::Pending => {}
             PendingState::Interacting => return (false, Redeem::Used),
             PendingState::CodeFailed => return (false, Redeem::Locked),
+            PendingState::Expired => return (false, Redeem::Expired),
             _ => return (false, Redeem::Ended),
         }
         if rec.code.matches(&input) {
             // The code is consumed here (IC-08) and the poll now reports `interacting`.
             rec.state = PendingState::Interacting;
+            rec.interacting_since = Some(now);
             rec.decision_nonce_hash = Some(nonce_hash);
+            rec.callback = callback.clone();
             (true, Redeem::Ok(Box::new(rec.clone())))
         } else {
             rec.failed_code_attempts += 1;
@@ -232,13 +285,28 @@ pub(crate) async fn show(
     };
     match outcome {
         Redeem::Ok(rec) => {
-            let mut resp = html(
-                StatusCode::OK,
-                "Approve a request",
-                &decision_page(&action, &rec, &person, &nonce_raw),
-            );
+            tracing::info!(target: "aauth::interaction", outcome = "code_redeemed", "person redeemed the code");
+            let (agent, pseudonymous) = agent_description(&rec);
+            let code = rec.code.display();
+            let view = DecisionView {
+                code: &code,
+                agent: &agent,
+                pseudonymous,
+                method: &rec.method,
+                path: &rec.path,
+                scope: rec.scope.as_deref(),
+                person: &person,
+                form_action: &action,
+                nonce: &nonce_raw,
+            };
+            let mut resp = html_response(StatusCode::OK, inner.pages.decide(&view));
+            let secure = if inner.origin.starts_with("https:") {
+                "; Secure"
+            } else {
+                ""
+            };
             let cookie = format!(
-                "{NONCE_COOKIE}={nonce_raw}; Path={action}; HttpOnly; SameSite=Strict; Max-Age={}",
+                "{NONCE_COOKIE}={nonce_raw}; Path={action}; HttpOnly; SameSite=Strict; Max-Age={}{secure}",
                 inner.pending_ttl
             );
             if let Ok(v) = HeaderValue::from_str(&cookie) {
@@ -247,27 +315,21 @@ pub(crate) async fn show(
             resp
         }
         Redeem::Wrong { left } => {
+            tracing::info!(target: "aauth::interaction", outcome = "wrong_code", left, "wrong interaction code");
             let msg = format!("That code does not match. {left} attempt(s) left.");
-            let mut resp = html(
-                StatusCode::BAD_REQUEST,
-                "Approve a request",
-                &code_form(&action, Some(&msg)),
-            );
-            *resp.status_mut() = StatusCode::BAD_REQUEST;
-            resp
+            let view = CodeEntryView {
+                form_action: &action,
+                error: Some(&msg),
+            };
+            html_response(StatusCode::BAD_REQUEST, inner.pages.enter_code(&view))
         }
-        Redeem::Locked => ended(
-            "Too many attempts",
-            "Too many wrong codes were entered; this request has been cancelled.",
-        ),
-        Redeem::Used => ended(
-            "Code already used",
-            "This code has already been used. Each code works once.",
-        ),
-        Redeem::Ended => ended(
-            "Request closed",
-            "This request is no longer waiting for a decision.",
-        ),
+        Redeem::Locked => {
+            tracing::info!(target: "aauth::interaction", outcome = "locked", "too many wrong codes");
+            finished(&resource, StatusCode::GONE, Finished::Locked)
+        }
+        Redeem::Used => finished(&resource, StatusCode::GONE, Finished::CodeUsed),
+        Redeem::Expired => finished(&resource, StatusCode::GONE, Finished::Expired),
+        Redeem::Ended => finished(&resource, StatusCode::GONE, Finished::Closed),
     }
 }
 
@@ -277,21 +339,12 @@ pub(crate) struct DecisionForm {
     decision: String,
 }
 
-fn cookie_nonce(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get_all(http::header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == NONCE_COOKIE)
-        .map(|(_, v)| v.to_owned())
-}
-
 enum Decided {
     Approved,
     Denied,
     Forbidden,
+    Expired,
+    Abandoned,
     Ended,
 }
 
@@ -310,22 +363,24 @@ pub(crate) async fn decide(
     let approve = match form.decision.as_str() {
         "approve" => true,
         "deny" => false,
-        _ => {
-            return html(
-                StatusCode::BAD_REQUEST,
-                "Bad request",
-                "<p>Unknown decision.</p>",
-            );
-        }
+        _ => return bad_request("Unknown decision."),
     };
-    let same_browser = cookie_nonce(&parts.headers)
+    let forbidden = || {
+        html_response(
+            StatusCode::FORBIDDEN,
+            crate::html::page(
+                "Not allowed",
+                "<p>This decision did not come from the page that showed the request.</p>",
+            ),
+        )
+    };
+    let same_browser = cookie_value(&parts.headers, NONCE_COOKIE)
         .is_some_and(|c| bool::from(c.as_bytes().ct_eq(form.nonce.as_bytes())));
     if !same_browser {
-        return html(
-            StatusCode::FORBIDDEN,
-            "Not allowed",
-            "<p>This decision did not come from the page that showed the request.</p>",
-        );
+        return forbidden();
+    }
+    if interaction_id.len() > 64 {
+        return unknown();
     }
     let rec = match inner.pending.get_by_interaction(&interaction_id).await {
         Ok(Some(r)) => r,
@@ -334,19 +389,27 @@ pub(crate) async fn decide(
     };
     let presented = hash_nonce(&form.nonce);
     let now = resource.now();
+    let timeout = inner.interaction_timeout;
     let result = update(inner.pending.as_ref(), &rec.id, |rec| {
         if rec.state != PendingState::Interacting {
             return (false, Decided::Ended);
-        }
-        if now >= rec.expires_at {
-            rec.state = PendingState::Expired;
-            return (true, Decided::Ended);
         }
         let nonce_ok = rec
             .decision_nonce_hash
             .is_some_and(|h| bool::from(h.ct_eq(&presented)));
         if !nonce_ok {
             return (false, Decided::Forbidden);
+        }
+        if now >= rec.expires_at {
+            rec.state = PendingState::Expired;
+            return (true, Decided::Expired);
+        }
+        if rec
+            .interacting_since
+            .is_some_and(|t| now >= t.saturating_add(timeout))
+        {
+            rec.state = PendingState::Abandoned;
+            return (true, Decided::Abandoned);
         }
         rec.decision_nonce_hash = None;
         if approve {
@@ -361,33 +424,37 @@ pub(crate) async fn decide(
         }
     })
     .await;
-    match result {
-        Ok((_, Decided::Approved)) => {
-            tracing::info!(target: "aauth::interaction", outcome = "approved", "person approved");
-            html(
-                StatusCode::OK,
-                "Approved",
-                "<p>Done. You can close this window; the application continues on its own.</p>",
-            )
-        }
-        Ok((_, Decided::Denied)) => {
-            tracing::info!(target: "aauth::interaction", outcome = "denied", "person denied");
-            html(
-                StatusCode::OK,
-                "Denied",
-                "<p>The request was denied. You can close this window.</p>",
-            )
-        }
-        Ok((_, Decided::Forbidden)) => html(
-            StatusCode::FORBIDDEN,
-            "Not allowed",
-            "<p>This decision did not come from the page that showed the request.</p>",
+    let (rec, decided) = match result {
+        Ok(x) => x,
+        Err(aauth_store::StoreError::NotFound) => return unknown(),
+        Err(_) => return crate::response::unavailable(),
+    };
+    // RM-22/RM-23/ERR-27: with a callback the browser goes back to it, carrying the error that
+    // corresponds to what the pending URL will answer.
+    let (status, outcome, callback_error) = match decided {
+        Decided::Approved => (StatusCode::OK, Finished::Approved, None),
+        Decided::Denied => (StatusCode::OK, Finished::Denied, Some("access_denied")),
+        Decided::Expired => (
+            StatusCode::GONE,
+            Finished::Expired,
+            Some("interaction_expired"),
         ),
-        Ok((_, Decided::Ended)) => ended(
-            "Request closed",
-            "This request is no longer waiting for a decision.",
-        ),
-        Err(aauth_store::StoreError::NotFound) => unknown(),
-        Err(_) => crate::response::unavailable(),
+        Decided::Abandoned => (StatusCode::GONE, Finished::Closed, Some("user_abandoned")),
+        Decided::Forbidden => return forbidden(),
+        Decided::Ended => return finished(&resource, StatusCode::GONE, Finished::Closed),
+    };
+    tracing::info!(
+        target: "aauth::interaction",
+        outcome = match outcome {
+            Finished::Approved => "approved",
+            Finished::Denied => "denied",
+            Finished::Expired => "expired",
+            _ => "abandoned",
+        },
+        "interaction decided"
+    );
+    if let Some(cb) = &rec.callback {
+        return redirect(&callback_with_error(cb, callback_error));
     }
+    finished(&resource, status, outcome)
 }

@@ -4,18 +4,30 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use aauth_sig::RequestTarget;
-use aauth_wire::access::session_token_from_request;
+use aauth_store::SessionGrant;
+use aauth_wire::access::{SessionToken, access_header_value, session_token_from_request};
+use aauth_wire::headers;
 use aauth_wire::problem::ProblemDetails;
 use axum::body::Body;
 use axum::response::{IntoResponse, Response};
 use http::request::Parts;
 use http::{Request, StatusCode};
 use tower::{Layer, Service};
+use tracing::Instrument as _;
 
 use crate::AAuthResource;
 use crate::config::InvalidSessionPolicy;
 use crate::extract::{SessionContext, VerifiedAgent};
 use crate::response::{self, Denied};
+
+/// What [`AAuthResource::authenticate`] established about a request.
+pub(crate) struct Authenticated {
+    pub agent: VerifiedAgent,
+    /// The grant behind the request's session token, when that token is valid for this agent.
+    pub session: Option<SessionGrant>,
+    /// The valid session token itself, kept only to refresh it; never logged.
+    pub token: Option<SessionToken>,
+}
 
 impl AAuthResource {
     /// A tower layer that verifies each request's signature (and session token, if any) and
@@ -28,10 +40,21 @@ impl AAuthResource {
 
     /// Verifies the signature of a request and checks its session token; the error is the
     /// complete response to send.
-    pub(crate) async fn authenticate(
-        &self,
-        parts: &Parts,
-    ) -> Result<(VerifiedAgent, SessionContext), Response> {
+    pub(crate) async fn authenticate(&self, parts: &Parts) -> Result<Authenticated, Response> {
+        let span = tracing::info_span!(
+            "aauth.verify",
+            method = %parts.method,
+            path = parts.uri.path(),
+            outcome = tracing::field::Empty,
+            code = tracing::field::Empty,
+            jkt = tracing::field::Empty,
+            session = tracing::field::Empty,
+        );
+        self.authenticate_in(parts).instrument(span).await
+    }
+
+    async fn authenticate_in(&self, parts: &Parts) -> Result<Authenticated, Response> {
+        let span = tracing::Span::current();
         let inner = &self.inner;
         let now = self.now();
         let target = RequestTarget {
@@ -42,20 +65,20 @@ impl AAuthResource {
             query: parts.uri.query(),
             headers: &parts.headers,
         };
+        // TODO(jwt): swap for the async verifier with the agent-token key resolver once
+        // aauth-sig has it, set `agent_id`, and refuse revoked (iss, jti) pairs (REV-07).
         let verified = match inner.verifier.verify(&target, now) {
             Ok(v) => v,
             Err(err) => {
-                tracing::info!(
-                    target: "aauth::verify",
-                    outcome = "rejected",
-                    code = err.code().as_str(),
-                    method = %parts.method,
-                    path = parts.uri.path(),
-                    "signature rejected"
-                );
+                let code = err.code();
+                inner.metrics.signature_error(&code);
+                span.record("outcome", "rejected");
+                span.record("code", code.as_str());
+                tracing::info!(target: "aauth::verify", outcome = "rejected", code = code.as_str(), "signature rejected");
                 return Err(response::signature_failure(inner, &err));
             }
         };
+        inner.metrics.verified();
         let agent = VerifiedAgent {
             thumbprint: verified.thumbprint.clone(),
             scheme: verified.scheme.clone(),
@@ -64,17 +87,13 @@ impl AAuthResource {
             created: verified.created,
             covered: verified.covered.clone(),
         };
-        tracing::debug!(
-            target: "aauth::verify",
-            outcome = "verified",
-            jkt = %agent.thumbprint,
-            scheme = agent.scheme.as_str(),
-            "signature verified"
-        );
+        span.record("outcome", "verified");
+        span.record("jkt", agent.thumbprint.as_str());
 
         let token = match session_token_from_request(&parts.headers) {
             Ok(t) => t,
             Err(e) => {
+                span.record("session", "malformed");
                 let body = ProblemDetails::new("invalid_request", e.to_string());
                 let mut resp = (StatusCode::BAD_REQUEST, body.to_json_bytes()).into_response();
                 resp.headers_mut().insert(
@@ -85,7 +104,12 @@ impl AAuthResource {
             }
         };
         let Some(token) = token else {
-            return Ok((agent, SessionContext(None)));
+            span.record("session", "none");
+            return Ok(Authenticated {
+                agent,
+                session: None,
+                token: None,
+            });
         };
         let grant = inner
             .sessions
@@ -99,13 +123,97 @@ impl AAuthResource {
                 && (g.binding.agent_id.is_none() || g.binding.agent_id == agent.agent_id)
         });
         match (valid, inner.invalid_session) {
-            (Some(g), _) => Ok((agent, SessionContext(Some(g)))),
+            (Some(g), _) => {
+                span.record("session", "valid");
+                Ok(Authenticated {
+                    agent,
+                    session: Some(g),
+                    token: Some(token),
+                })
+            }
+            // SESS-16 / AMB-02: a good signature with a bad session token is not a signature
+            // error. Unknown, expired, revoked and foreign tokens look alike here on purpose.
             (None, InvalidSessionPolicy::Restart) => {
+                inner.metrics.session_invalid();
+                span.record("session", "invalid_restart");
                 tracing::info!(target: "aauth::session", outcome = "invalid", "session token not valid for this agent; treating as absent");
-                Ok((agent, SessionContext(None)))
+                Ok(Authenticated {
+                    agent,
+                    session: None,
+                    token: None,
+                })
             }
             (None, InvalidSessionPolicy::Forbid) => {
+                inner.metrics.session_invalid();
+                span.record("session", "invalid_forbid");
                 Err(Denied::new("the session token is not valid for this agent").into_response())
+            }
+        }
+    }
+
+    /// Rolling refresh (SESS-08): when the presented token is in the last part of its life,
+    /// retire it (atomically, so only one concurrent request wins) and issue a successor with
+    /// the same binding, person, scope and lifetime. The old token keeps working for the grace
+    /// period.
+    pub(crate) async fn maybe_refresh(
+        &self,
+        grant: &SessionGrant,
+        token: &SessionToken,
+    ) -> Option<SessionToken> {
+        let inner = &self.inner;
+        let percent = u64::from(inner.refresh_below_percent);
+        if percent == 0 || grant.retired {
+            return None;
+        }
+        let now = self.now();
+        let lifetime = grant.lifetime();
+        if grant.remaining(now).saturating_mul(100) >= lifetime.saturating_mul(percent) {
+            return None;
+        }
+        let span = tracing::info_span!(
+            "aauth.issue",
+            reason = "refresh",
+            outcome = tracing::field::Empty
+        );
+        self.refresh_in(token, now, lifetime).instrument(span).await
+    }
+
+    async fn refresh_in(
+        &self,
+        token: &SessionToken,
+        now: u64,
+        lifetime: u64,
+    ) -> Option<SessionToken> {
+        let inner = &self.inner;
+        let span = tracing::Span::current();
+        let before = match inner
+            .sessions
+            .retire(token, now, now.saturating_add(inner.refresh_grace))
+            .await
+        {
+            Ok(Some(b)) => b,
+            Ok(None) => {
+                span.record("outcome", "lost_race");
+                return None;
+            }
+            Err(_) => {
+                span.record("outcome", "store_error");
+                return None;
+            }
+        };
+        let successor =
+            SessionGrant::new(before.binding.clone(), now, now.saturating_add(lifetime))
+                .with_person(before.person.clone())
+                .with_scope(before.scope.clone());
+        match inner.sessions.issue(successor).await {
+            Ok(t) => {
+                inner.metrics.session_refreshed();
+                span.record("outcome", "refreshed");
+                Some(t)
+            }
+            Err(_) => {
+                span.record("outcome", "store_error");
+                None
             }
         }
     }
@@ -155,15 +263,28 @@ where
         let resource = self.resource.clone();
         Box::pin(async move {
             let (mut parts, body) = req.into_parts();
-            match resource.authenticate(&parts).await {
-                Ok((agent, session)) => {
-                    parts.extensions.insert(agent);
-                    parts.extensions.insert(session);
-                    parts.extensions.insert(resource);
-                    inner.call(Request::from_parts(parts, body)).await
-                }
-                Err(resp) => Ok(resp),
+            let auth = match resource.authenticate(&parts).await {
+                Ok(a) => a,
+                Err(resp) => return Ok(resp),
+            };
+            parts.extensions.insert(auth.agent);
+            parts
+                .extensions
+                .insert(SessionContext(auth.session.clone()));
+            parts.extensions.insert(resource.clone());
+            let mut resp = inner.call(Request::from_parts(parts, body)).await?;
+            if let (Some(grant), Some(token)) = (&auth.session, &auth.token)
+                && !resp.headers().contains_key(headers::AAUTH_ACCESS)
+                && let Some(successor) = resource.maybe_refresh(grant, token).await
+            {
+                resp.headers_mut()
+                    .insert(headers::AAUTH_ACCESS, access_header_value(&successor));
+                resp.headers_mut().insert(
+                    http::header::CACHE_CONTROL,
+                    http::HeaderValue::from_static("no-store"),
+                );
             }
+            Ok(resp)
         })
     }
 }

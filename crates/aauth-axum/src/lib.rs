@@ -31,13 +31,25 @@ mod extract;
 mod html;
 pub mod interaction;
 mod layer;
+mod login;
+mod metadata;
+mod metrics;
+pub mod pages;
 mod pending;
 mod policy;
 mod response;
+mod revoke;
 
-pub use config::{AAuthResource, ConfigError, InvalidSessionPolicy, ResourceBuilder};
-pub use extract::{Authorized, VerifiedAgent};
+pub use aauth_store::{AgentTokenId, RevokeOutcome, SessionGrant, StoreError};
+pub use config::{
+    AAuthResource, AccessModeName, CallbackPolicy, ConfigError, InvalidSessionPolicy,
+    ResourceBuilder,
+};
+pub use extract::{Authorized, RequireInteraction, VerifiedAgent};
 pub use interaction::{DevLoopbackPerson, InteractionAuthenticator, Person};
 pub use layer::{AAuthLayer, AAuthService};
-pub use policy::{Decision, PolicyContext};
+pub use login::LocalLogin;
+pub use metrics::MetricsSnapshot;
+pub use pages::{DefaultPage, InteractionPage};
+pub use policy::{Decision, GrantContext, PolicyContext, SessionTerms};
 pub use response::{Denied, InteractionRequired};

@@ -17,22 +17,43 @@ use http::{HeaderMap, HeaderValue, Method, StatusCode};
 
 use crate::AAuthResource;
 use crate::extract::VerifiedAgent;
+use crate::policy::GrantContext;
 use crate::response::{self, InteractionRequired};
+use tracing::Instrument as _;
 
 impl AAuthResource {
     /// The routes of the two-party flow: the pending URL and the interaction page. Merge them
     /// into the application's router *outside* [`AAuthResource::layer`]: the pending URL
     /// verifies signatures itself and the interaction page is for a person's browser.
+    ///
+    /// Also served: `/.well-known/aauth-resource.json` (metadata), the JWKS of the resource's
+    /// signing keys when it has any, the revocation endpoint, and whatever routes the
+    /// [`InteractionAuthenticator`](crate::InteractionAuthenticator) brings (a login page).
     pub fn routes(&self) -> Router {
         let pending = format!("{}/{{id}}", self.inner.pending_prefix);
         let interaction = format!("{}/{{id}}", self.inner.interaction_prefix);
-        Router::new()
+        let mut router = Router::new()
             .route(&pending, get(poll).delete(cancel))
             .route(
                 &interaction,
                 get(crate::interaction::show).post(crate::interaction::decide),
             )
-            .with_state(self.clone())
+            .route(
+                crate::metadata::METADATA_PATH,
+                get(crate::metadata::metadata),
+            )
+            .route(
+                self.inner.revocation_path,
+                axum::routing::post(crate::revoke::revoke),
+            );
+        if !self.inner.signing_keys.is_empty() {
+            router = router.route(self.inner.jwks_path, get(crate::metadata::jwks));
+        }
+        let router = router.with_state(self.clone());
+        match self.inner.authenticator.routes() {
+            Some(extra) => router.merge(extra),
+            None => router,
+        }
     }
 
     /// Starts a person's interaction for `agent`: creates a pending request and returns the
@@ -46,9 +67,26 @@ impl AAuthResource {
         path: &str,
         scope: Option<String>,
     ) -> Response {
-        match self.create_pending(agent, method, path, scope).await {
-            Ok(ir) => ir.into_response(),
-            Err(resp) => resp,
+        let span = tracing::info_span!(
+            "aauth.challenge",
+            jkt = agent.thumbprint.as_str(),
+            path,
+            outcome = tracing::field::Empty
+        );
+        let result = self
+            .create_pending(agent, method, path, scope)
+            .instrument(span.clone())
+            .await;
+        match result {
+            Ok(ir) => {
+                self.inner.metrics.challenge();
+                span.record("outcome", "interaction_required");
+                ir.into_response()
+            }
+            Err(resp) => {
+                span.record("outcome", "failed");
+                resp
+            }
         }
     }
 
@@ -83,6 +121,8 @@ impl AAuthResource {
             expires_at: now + inner.pending_ttl,
             state: PendingState::Pending,
             failed_code_attempts: 0,
+            interacting_since: None,
+            callback: None,
             retry_after: inner.retry_after,
             last_poll_at: None,
             decision_nonce_hash: None,
@@ -93,7 +133,7 @@ impl AAuthResource {
             .insert(record)
             .await
             .map_err(|_| response::unavailable())?;
-        tracing::info!(target: "aauth::challenge", jkt = %agent.thumbprint, path, "interaction required");
+        tracing::info!(target: "aauth::challenge", "interaction required");
         Ok(InteractionRequired {
             url: format!(
                 "{}{}/{}",
@@ -137,7 +177,7 @@ async fn load_and_check(
     req: Request,
 ) -> Result<(VerifiedAgent, PendingId, HeaderMap), Response> {
     let (parts, _body) = req.into_parts();
-    let (agent, _session) = resource.authenticate(&parts).await?;
+    let agent = resource.authenticate(&parts).await?.agent;
     let id_str = parts
         .uri
         .path()
@@ -154,13 +194,35 @@ async fn poll(State(resource): State<AAuthResource>, req: Request) -> Response {
         Ok(x) => x,
         Err(resp) => return resp,
     };
+    let span = tracing::info_span!(
+        "aauth.poll",
+        pending = ?id,
+        jkt = agent.thumbprint.as_str(),
+        outcome = tracing::field::Empty,
+        status = tracing::field::Empty,
+    );
+    let resp = poll_in(&resource, agent, id, headers)
+        .instrument(span.clone())
+        .await;
+    span.record("status", resp.status().as_u16());
+    resp
+}
+
+async fn poll_in(
+    resource: &AAuthResource,
+    agent: VerifiedAgent,
+    id: PendingId,
+    headers: HeaderMap,
+) -> Response {
+    let span = tracing::Span::current();
     let inner = &resource.inner;
+    let timeout = inner.interaction_timeout;
     let wait = prefer_wait(&headers).map(|w| w.min(inner.max_wait));
     let mut waited = false;
     loop {
         let now = resource.now();
         let result = update(inner.pending.as_ref(), &id, |rec| {
-            decide_poll(rec, &agent, now, waited)
+            decide_poll(rec, &agent, now, waited, timeout)
         })
         .await;
         let (rec, answer) = match result {
@@ -180,15 +242,20 @@ async fn poll(State(resource): State<AAuthResource>, req: Request) -> Response {
                         .await;
                     continue;
                 }
-                tracing::debug!(target: "aauth::poll", outcome = status_name(&status), "still pending");
+                inner.metrics.poll_pending();
+                span.record("outcome", status_name(&status));
                 return response::pending(status, rec.retry_after, None, None);
             }
             PollAnswer::WrongAgent => {
-                tracing::info!(target: "aauth::poll", outcome = "wrong_agent", jkt = %agent.thumbprint, "poll by a key other than the one that started the flow");
+                inner.metrics.poll_wrong_agent();
+                span.record("outcome", "wrong_agent");
+                tracing::info!(target: "aauth::poll", outcome = "wrong_agent", "poll by a key other than the one that started the flow");
                 return response::Denied::new("this pending request belongs to another agent")
                     .into_response();
             }
             PollAnswer::TooFast => {
+                inner.metrics.poll_slow_down();
+                span.record("outcome", "slow_down");
                 let mut resp = response::polling_error(
                     PollingErrorCode::SlowDown,
                     "polling faster than Retry-After",
@@ -199,13 +266,19 @@ async fn poll(State(resource): State<AAuthResource>, req: Request) -> Response {
                 );
                 return resp;
             }
-            PollAnswer::Gone => return response::gone(),
+            PollAnswer::Gone => {
+                span.record("outcome", "gone");
+                return response::gone();
+            }
             PollAnswer::Error(code, detail) => {
-                tracing::info!(target: "aauth::poll", outcome = code.as_str(), "terminal answer");
+                inner.metrics.poll_terminal();
+                span.record("outcome", code.as_str());
                 return response::polling_error(code, detail);
             }
             PollAnswer::Deliver(approval) => {
-                return deliver(&resource, &rec, &agent, approval, now).await;
+                inner.metrics.poll_terminal();
+                span.record("outcome", "approved");
+                return deliver(resource, &rec, approval, now).await;
             }
         }
     }
@@ -225,6 +298,7 @@ fn decide_poll(
     agent: &VerifiedAgent,
     now: u64,
     after_wait: bool,
+    interaction_timeout: u64,
 ) -> (bool, PollAnswer) {
     // RM-12: the same key that started the flow, and nothing changes for anyone else.
     if rec.key_thumbprint != agent.thumbprint || rec.agent_id != agent.agent_id {
@@ -232,6 +306,14 @@ fn decide_poll(
     }
     if rec.state.is_open() && now >= rec.expires_at {
         rec.state = PendingState::Expired;
+    }
+    // The person redeemed the code but has not decided in time (ERR-21).
+    if rec.state == PendingState::Interacting
+        && rec
+            .interacting_since
+            .is_some_and(|t| now >= t.saturating_add(interaction_timeout))
+    {
+        rec.state = PendingState::Abandoned;
     }
     let terminal = |rec: &mut PendingRecord, answer| {
         rec.state = PendingState::Done;
@@ -285,37 +367,55 @@ fn decide_poll(
 async fn deliver(
     resource: &AAuthResource,
     rec: &PendingRecord,
-    agent: &VerifiedAgent,
     approval: aauth_store::Approval,
     now: u64,
 ) -> Response {
     let inner = &resource.inner;
-    let grant = SessionGrant {
-        binding: SessionBinding {
-            key_thumbprint: rec.key_thumbprint.clone(),
-            agent_id: rec.agent_id.clone(),
-        },
-        person: approval.person,
-        scope: approval.scope.clone(),
-        issued_at: now,
-        expires_at: now + inner.session_ttl,
-    };
-    let token = match inner.sessions.issue(grant).await {
-        Ok(t) => t,
-        Err(_) => {
-            return response::server_error("the session token could not be stored");
-        }
-    };
-    tracing::info!(target: "aauth::issue", jkt = %agent.thumbprint, ttl = inner.session_ttl, "session token issued");
+    let terms = (inner.terms)(&GrantContext {
+        key_thumbprint: &rec.key_thumbprint,
+        agent_id: rec.agent_id.as_deref(),
+        person: approval.person.as_deref(),
+        requested_scope: approval.scope.as_deref(),
+    });
     let mut body = serde_json::json!({ "status": "authorized" });
-    if let Some(scope) = approval.scope {
-        body["scope"] = serde_json::Value::String(scope);
+    if let Some(scope) = &terms.scope {
+        body["scope"] = serde_json::Value::String(scope.clone());
     }
     let mut resp = (StatusCode::OK, body.to_string()).into_response();
     let h = resp.headers_mut();
     h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h.insert(headers::AAUTH_ACCESS, access_header_value(&token));
+    if terms.ttl == 0 {
+        // RM-26: approval binds the agent without a session token.
+        return resp;
+    }
+    let span = tracing::info_span!(
+        "aauth.issue",
+        reason = "approval",
+        ttl = terms.ttl,
+        outcome = tracing::field::Empty
+    );
+    let grant = SessionGrant::new(
+        SessionBinding {
+            key_thumbprint: rec.key_thumbprint.clone(),
+            agent_id: rec.agent_id.clone(),
+        },
+        now,
+        now.saturating_add(terms.ttl),
+    )
+    .with_person(approval.person)
+    .with_scope(terms.scope);
+    let token = match inner.sessions.issue(grant).instrument(span.clone()).await {
+        Ok(t) => t,
+        Err(_) => {
+            span.record("outcome", "store_error");
+            return response::server_error("the session token could not be stored");
+        }
+    };
+    inner.metrics.session_issued();
+    span.record("outcome", "issued");
+    resp.headers_mut()
+        .insert(headers::AAUTH_ACCESS, access_header_value(&token));
     resp
 }
 

@@ -2,6 +2,7 @@
 use std::sync::Arc;
 
 use aauth_store::SessionGrant;
+use aauth_wire::Thumbprint;
 use http::Method;
 
 use crate::extract::VerifiedAgent;
@@ -41,3 +42,26 @@ pub(crate) fn default_policy() -> PolicyFn {
         }
     })
 }
+
+/// What [`ResourceBuilder::session_terms`](crate::ResourceBuilder::session_terms) sees when a
+/// session token is about to be issued.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct GrantContext<'a> {
+    pub key_thumbprint: &'a Thumbprint,
+    pub agent_id: Option<&'a str>,
+    /// The person who approved.
+    pub person: Option<&'a str>,
+    /// The scope the policy asked for when it required the interaction.
+    pub requested_scope: Option<&'a str>,
+}
+
+/// The scope and lifetime of a session token.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionTerms {
+    pub scope: Option<String>,
+    /// Seconds; `0` means the approval is delivered without a session token.
+    pub ttl: u64,
+}
+
+pub(crate) type TermsFn = Arc<dyn Fn(&GrantContext<'_>) -> SessionTerms + Send + Sync>;

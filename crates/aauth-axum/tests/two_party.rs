@@ -330,10 +330,12 @@ async fn ic_07_a_decision_needs_the_nonce_of_the_browser_that_redeemed_the_code(
     let first = h.send(agent.request(Method::GET, "/data", h.now())).await;
     let (url, code, location) = first.interaction();
     let page = h.open_page(&url, &code).await;
-    // A forged post without the cookie, as another site would send it.
+    // A forged post without the nonce cookie, as another site would send it (even were the
+    // person's login cookie attached).
     let path = url.strip_prefix(ORIGIN).unwrap();
     let forged = http::Request::post(path)
         .header("content-type", "application/x-www-form-urlencoded")
+        .header("cookie", h.person_cookie().await)
         .body(axum::body::Body::from("nonce=guess&decision=approve"))
         .unwrap();
     assert_eq!(h.send(forged).await.status, StatusCode::FORBIDDEN);

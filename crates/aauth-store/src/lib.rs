@@ -1,5 +1,5 @@
-//! State a two-party AAuth resource keeps between requests: session tokens, pending requests and
-//! (later) the replay cache.
+//! State a two-party AAuth resource keeps between requests: session tokens, pending requests,
+//! agent-token revocation and (later) the replay cache.
 //!
 //! Every store is an async trait used as `Arc<dyn …>`, so an application picks a backend at
 //! start-up without type parameters leaking into its router. The in-memory backend in [`memory`]
@@ -13,11 +13,13 @@ mod error;
 pub mod memory;
 pub mod pending;
 mod random;
+pub mod revocation;
 pub mod session;
 
 pub use error::StoreError;
 pub use pending::{Approval, PendingId, PendingRecord, PendingState, PendingStore};
 pub use random::{random_bytes, random_id};
+pub use revocation::{AgentTokenId, RevocationStore, RevokeOutcome};
 pub use session::{SessionBinding, SessionGrant, SessionTokenStore, TokenHash};
 
 /// Seconds since the Unix epoch. Stores take the time as an argument so tests can pin it.

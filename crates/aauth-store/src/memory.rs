@@ -1,15 +1,18 @@
 //! The in-memory default backend, on `dashmap`. State lives in one process: use a shared backend
 //! when a resource runs on several instances.
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use aauth_wire::Thumbprint;
 use aauth_wire::access::SessionToken;
 use async_trait::async_trait;
 use dashmap::DashMap;
 use tokio::sync::Notify;
 
 use crate::pending::{PendingId, PendingRecord, PendingStore};
+use crate::revocation::{AgentTokenId, RevocationStore, RevokeOutcome};
 use crate::session::{SessionGrant, SessionTokenStore, TokenHash, generate_token};
 use crate::{StoreError, UnixTime};
 
@@ -27,9 +30,13 @@ fn now_unix() -> UnixTime {
         .unwrap_or(0)
 }
 
-/// Session tokens in memory, keyed by their SHA-256 hash.
+/// Session tokens in memory, keyed by their SHA-256 hash, with the person / key / agent
+/// indexes that bulk revocation needs.
 pub struct MemorySessionStore {
     by_hash: DashMap<TokenHash, SessionGrant>,
+    by_person: DashMap<String, HashSet<TokenHash>>,
+    by_key: DashMap<String, HashSet<TokenHash>>,
+    by_agent: DashMap<String, HashSet<TokenHash>>,
     capacity: usize,
     inserts: AtomicU64,
 }
@@ -48,6 +55,9 @@ impl MemorySessionStore {
     pub fn with_capacity(capacity: usize) -> Self {
         MemorySessionStore {
             by_hash: DashMap::new(),
+            by_person: DashMap::new(),
+            by_key: DashMap::new(),
+            by_agent: DashMap::new(),
             capacity,
             inserts: AtomicU64::new(0),
         }
@@ -69,7 +79,29 @@ impl MemorySessionStore {
 
     fn sweep(&self, now: UnixTime) {
         self.by_hash.retain(|_, g| g.expires_at > now);
+        for index in [&self.by_person, &self.by_key, &self.by_agent] {
+            index.retain(|_, set| {
+                set.retain(|h| self.by_hash.contains_key(h));
+                !set.is_empty()
+            });
+        }
     }
+
+    /// Removes every token listed under `key` in `index`.
+    fn revoke_indexed(&self, index: &DashMap<String, HashSet<TokenHash>>, key: &str) -> usize {
+        // Take the set out first so no index guard is held while the token map is written.
+        let Some((_, hashes)) = index.remove(key) else {
+            return 0;
+        };
+        hashes
+            .iter()
+            .filter(|h| self.by_hash.remove(h).is_some())
+            .count()
+    }
+}
+
+fn index_insert(index: &DashMap<String, HashSet<TokenHash>>, key: &str, hash: TokenHash) {
+    index.entry(key.to_owned()).or_default().insert(hash);
 }
 
 #[async_trait]
@@ -84,7 +116,15 @@ impl SessionTokenStore for MemorySessionStore {
             return Err(StoreError::Unavailable("session store is full".into()));
         }
         let token = generate_token()?;
-        self.by_hash.insert(TokenHash::of(&token), grant);
+        let hash = TokenHash::of(&token);
+        if let Some(p) = &grant.person {
+            index_insert(&self.by_person, p, hash);
+        }
+        index_insert(&self.by_key, grant.binding.key_thumbprint.as_str(), hash);
+        if let Some(a) = &grant.binding.agent_id {
+            index_insert(&self.by_agent, a, hash);
+        }
+        self.by_hash.insert(hash, grant);
         Ok(token)
     }
 
@@ -106,7 +146,128 @@ impl SessionTokenStore for MemorySessionStore {
     }
 
     async fn revoke(&self, token: &SessionToken) -> Result<bool, StoreError> {
+        // The index entries are left behind and swept later; they name a hash that no longer
+        // resolves, which every reader tolerates.
         Ok(self.by_hash.remove(&TokenHash::of(token)).is_some())
+    }
+
+    async fn retire(
+        &self,
+        token: &SessionToken,
+        now: UnixTime,
+        not_after: UnixTime,
+    ) -> Result<Option<SessionGrant>, StoreError> {
+        // `get_mut` holds the shard's write lock, which makes check-and-set one step.
+        let Some(mut entry) = self.by_hash.get_mut(&TokenHash::of(token)) else {
+            return Ok(None);
+        };
+        let grant = entry.value_mut();
+        if grant.retired || grant.expires_at <= now {
+            return Ok(None);
+        }
+        let before = grant.clone();
+        grant.retired = true;
+        grant.expires_at = grant.expires_at.min(not_after);
+        Ok(Some(before))
+    }
+
+    async fn revoke_person(&self, person: &str) -> Result<usize, StoreError> {
+        Ok(self.revoke_indexed(&self.by_person, person))
+    }
+
+    async fn revoke_key(&self, key_thumbprint: &Thumbprint) -> Result<usize, StoreError> {
+        Ok(self.revoke_indexed(&self.by_key, key_thumbprint.as_str()))
+    }
+
+    async fn revoke_agent(&self, agent_id: &str) -> Result<usize, StoreError> {
+        Ok(self.revoke_indexed(&self.by_agent, agent_id))
+    }
+}
+
+struct AgentTokenEntry {
+    agent_id: Option<String>,
+    expires_at: UnixTime,
+    revoked: bool,
+}
+
+/// Accepted agent tokens and their revocation, in memory.
+pub struct MemoryRevocationStore {
+    by_id: DashMap<AgentTokenId, AgentTokenEntry>,
+    capacity: usize,
+    inserts: AtomicU64,
+}
+
+impl Default for MemoryRevocationStore {
+    fn default() -> Self {
+        Self::with_capacity(DEFAULT_CAPACITY)
+    }
+}
+
+impl MemoryRevocationStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn with_capacity(capacity: usize) -> Self {
+        MemoryRevocationStore {
+            by_id: DashMap::new(),
+            capacity,
+            inserts: AtomicU64::new(0),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_id.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_id.is_empty()
+    }
+}
+
+#[async_trait]
+impl RevocationStore for MemoryRevocationStore {
+    async fn record(
+        &self,
+        id: &AgentTokenId,
+        agent_id: Option<&str>,
+        expires_at: UnixTime,
+    ) -> Result<(), StoreError> {
+        if self.inserts.fetch_add(1, Ordering::Relaxed) % SWEEP_EVERY == SWEEP_EVERY - 1
+            || self.by_id.len() >= self.capacity
+        {
+            let now = now_unix();
+            self.by_id.retain(|_, e| e.expires_at > now);
+        }
+        if self.by_id.len() >= self.capacity && !self.by_id.contains_key(id) {
+            return Err(StoreError::Unavailable("revocation store is full".into()));
+        }
+        self.by_id
+            .entry(id.clone())
+            .and_modify(|e| e.expires_at = e.expires_at.max(expires_at))
+            .or_insert_with(|| AgentTokenEntry {
+                agent_id: agent_id.map(str::to_owned),
+                expires_at,
+                revoked: false,
+            });
+        Ok(())
+    }
+
+    async fn revoke(&self, id: &AgentTokenId, now: UnixTime) -> Result<RevokeOutcome, StoreError> {
+        let Some(mut entry) = self.by_id.get_mut(id) else {
+            return Ok(RevokeOutcome::Unknown);
+        };
+        if entry.revoked || entry.expires_at <= now {
+            return Ok(RevokeOutcome::AlreadyInvalid);
+        }
+        entry.revoked = true;
+        Ok(RevokeOutcome::Revoked {
+            agent_id: entry.agent_id.clone(),
+        })
+    }
+
+    async fn is_revoked(&self, id: &AgentTokenId) -> Result<bool, StoreError> {
+        Ok(self.by_id.get(id).is_some_and(|e| e.revoked))
     }
 }
 

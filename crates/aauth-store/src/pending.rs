@@ -124,6 +124,12 @@ pub struct PendingRecord {
     pub expires_at: UnixTime,
     pub state: PendingState,
     pub failed_code_attempts: u32,
+    /// When the person redeemed the code (entered `Interacting`); the interaction timeout that
+    /// leads to `Abandoned` counts from here.
+    pub interacting_since: Option<UnixTime>,
+    /// Where to send the person's browser when the interaction ends (RM-22), as given with the
+    /// code; `None` shows a completion page instead.
+    pub callback: Option<String>,
     /// Seconds the agent was told to wait between polls.
     pub retry_after: u64,
     pub last_poll_at: Option<UnixTime>,

@@ -20,7 +20,11 @@ pub struct SessionBinding {
 }
 
 /// What the resource granted when it issued a session token.
+///
+/// `#[non_exhaustive]`: build one with [`SessionGrant::new`] and the `with_*` methods, so that
+/// adding a member later does not break callers.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SessionGrant {
     pub binding: SessionBinding,
     /// The person who approved, as the resource's authenticator named them.
@@ -28,6 +32,44 @@ pub struct SessionGrant {
     pub scope: Option<String>,
     pub issued_at: UnixTime,
     pub expires_at: UnixTime,
+    /// Set once a successor token has replaced this one (rolling refresh, SESS-08). A retired
+    /// token keeps working until its (shortened) `expires_at`, the grace period that lets
+    /// requests already in flight finish, but it is never refreshed a second time.
+    pub retired: bool,
+}
+
+impl SessionGrant {
+    /// A grant bound to `binding`, valid from `issued_at` until `expires_at` (exclusive).
+    pub fn new(binding: SessionBinding, issued_at: UnixTime, expires_at: UnixTime) -> Self {
+        SessionGrant {
+            binding,
+            person: None,
+            scope: None,
+            issued_at,
+            expires_at,
+            retired: false,
+        }
+    }
+
+    pub fn with_person(mut self, person: Option<String>) -> Self {
+        self.person = person;
+        self
+    }
+
+    pub fn with_scope(mut self, scope: Option<String>) -> Self {
+        self.scope = scope;
+        self
+    }
+
+    /// The lifetime the token was issued with; a refresh gives the successor the same.
+    pub fn lifetime(&self) -> u64 {
+        self.expires_at.saturating_sub(self.issued_at)
+    }
+
+    /// Seconds left at `now` (0 once expired).
+    pub fn remaining(&self, now: UnixTime) -> u64 {
+        self.expires_at.saturating_sub(now)
+    }
 }
 
 /// SHA-256 of a session token: the only form in which a store keeps it (SESS-15).
@@ -71,6 +113,15 @@ pub fn generate_token() -> Result<SessionToken, StoreError> {
 }
 
 /// Where session tokens live. Implementations keep only [`TokenHash`]es.
+///
+/// The operations are chosen so that a networked key-value backend can implement them without
+/// server-side logic beyond an atomic "set if" (Redis: one hash per token hash with a TTL of
+/// `expires_at - now`, plus one set per person, per key thumbprint and per agent id holding the
+/// token hashes, each set's TTL extended to its newest member's expiry):
+/// * [`issue`](Self::issue) writes the grant and adds its hash to the three index sets;
+/// * [`retire`](Self::retire) is a compare-and-set on the `retired` flag (`HSETNX`/`WATCH`);
+/// * the `revoke_*` methods read an index set and delete its members. An index may name
+///   tokens that have already expired; deleting them is harmless.
 #[async_trait]
 pub trait SessionTokenStore: Send + Sync + 'static {
     /// Generates a fresh token for `grant`, stores its hash and returns the token. The token is
@@ -86,4 +137,25 @@ pub trait SessionTokenStore: Send + Sync + 'static {
 
     /// Forgets `token`; `true` when it was known.
     async fn revoke(&self, token: &SessionToken) -> Result<bool, StoreError>;
+
+    /// Rolling refresh, atomically: if `token` is known, not expired at `now` and not yet
+    /// retired, marks it retired and shortens its life to `min(expires_at, not_after)`, then
+    /// returns the grant as it was before. Returns `None` in every other case, so of two
+    /// concurrent requests only one ever refreshes the same token.
+    async fn retire(
+        &self,
+        token: &SessionToken,
+        now: UnixTime,
+        not_after: UnixTime,
+    ) -> Result<Option<SessionGrant>, StoreError>;
+
+    /// Revokes every token the person approved; returns how many were removed.
+    async fn revoke_person(&self, person: &str) -> Result<usize, StoreError>;
+
+    /// Revokes every token bound to this key thumbprint (a lost or rotated agent key).
+    async fn revoke_key(&self, key_thumbprint: &Thumbprint) -> Result<usize, StoreError>;
+
+    /// Revokes every token bound to this agent identifier (e.g. after its agent token was
+    /// revoked, REV-07).
+    async fn revoke_agent(&self, agent_id: &str) -> Result<usize, StoreError>;
 }

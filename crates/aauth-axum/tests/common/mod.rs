@@ -2,10 +2,10 @@
 //! a clock the test controls and agents that sign with real Ed25519 keys.
 #![allow(dead_code)]
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
-use aauth_axum::{AAuthResource, Authorized, InvalidSessionPolicy};
+use aauth_axum::{AAuthResource, Authorized, InvalidSessionPolicy, LocalLogin};
 use aauth_sig::{Algorithm, RequestTarget, SignOptions, Signer, SigningKey};
 use aauth_wire::requirement::{AAuthRequirement, Requirement};
 use axum::Router;
@@ -17,11 +17,15 @@ use tower::ServiceExt;
 pub const ORIGIN: &str = "https://resource.example";
 pub const AUTHORITY: &str = "resource.example";
 pub const T0: u64 = 1_730_217_600;
+pub const PERSON: &str = "alice";
+pub const PASSWORD: &str = "correct horse battery staple";
 
 pub struct Harness {
     pub app: Router,
     pub resource: AAuthResource,
     pub clock: Arc<AtomicU64>,
+    /// The person's login cookie once signed in.
+    pub login_cookie: Mutex<Option<String>>,
 }
 
 pub struct Reply {
@@ -72,7 +76,12 @@ pub fn harness_with(
 ) -> Harness {
     let clock = Arc::new(AtomicU64::new(T0));
     let c = clock.clone();
+    let c2 = clock.clone();
+    let login = LocalLogin::new()
+        .with_user(PERSON, PASSWORD, Some("Alice Example"))
+        .clock(move || c2.load(Ordering::SeqCst));
     let builder = AAuthResource::builder(ORIGIN)
+        .authenticator(Arc::new(login))
         .accept_hwk()
         .retry_after(2)
         .pending_ttl(600)
@@ -90,7 +99,27 @@ pub fn harness_with(
         app,
         resource,
         clock,
+        login_cookie: Mutex::new(None),
     }
+}
+
+/// The first `name=value` of a `Set-Cookie` named `name`.
+pub fn set_cookie(reply: &Reply, name: &str) -> Option<String> {
+    reply
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(|v| v.split(';').next())
+        .find(|kv| kv.starts_with(&format!("{name}=")))
+        .map(str::to_owned)
+}
+
+/// The value of the hidden input `name` in an HTML page.
+pub fn hidden(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html.find(&marker).expect("hidden field") + marker.len();
+    html[start..start + html[start..].find('"').unwrap()].to_owned()
 }
 
 impl Harness {
@@ -117,32 +146,71 @@ impl Harness {
         }
     }
 
-    /// Plays the person: opens `{url}?code={input}` and returns the reply.
+    /// Signs in at the login page with `password`; the reply of the form post.
+    pub async fn sign_in_with(&self, password: &str) -> Reply {
+        let page = self
+            .send(
+                Request::get("/aauth/login?next=/")
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.text());
+        let csrf_cookie = set_cookie(&page, "aauth_login_csrf").expect("csrf cookie");
+        let csrf = hidden(&page.text(), "csrf");
+        let form = form_urlencoded::Serializer::new(String::new())
+            .append_pair("csrf", &csrf)
+            .append_pair("next", "/")
+            .append_pair("username", PERSON)
+            .append_pair("password", password)
+            .finish();
+        self.send(
+            Request::post("/aauth/login")
+                .header("content-type", "application/x-www-form-urlencoded")
+                .header("cookie", csrf_cookie)
+                .body(Body::from(form))
+                .unwrap(),
+        )
+        .await
+    }
+
+    /// The person's login cookie, signing in on first use.
+    pub async fn person_cookie(&self) -> String {
+        if let Some(c) = self.login_cookie.lock().unwrap().clone() {
+            return c;
+        }
+        let done = self.sign_in_with(PASSWORD).await;
+        assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.text());
+        let cookie = set_cookie(&done, "aauth_login").expect("login cookie");
+        *self.login_cookie.lock().unwrap() = Some(cookie.clone());
+        cookie
+    }
+
+    /// Plays the signed-in person: opens `{url}?code={input}` and returns the reply.
     pub async fn open_page(&self, url: &str, input: &str) -> Reply {
+        let cookie = self.person_cookie().await;
+        self.open_page_as(url, input, Some(&cookie)).await
+    }
+
+    /// Opens `{url}?code={input}` with the given cookie header (or none).
+    pub async fn open_page_as(&self, url: &str, input: &str, cookie: Option<&str>) -> Reply {
         let path = url.strip_prefix(ORIGIN).expect("same origin");
-        let req = Request::get(format!("{path}?code={input}"))
-            .body(Body::empty())
-            .unwrap();
-        self.send(req).await
+        let mut req = Request::get(format!("{path}?code={input}"));
+        if let Some(c) = cookie {
+            req = req.header("cookie", c);
+        }
+        self.send(req.body(Body::empty()).unwrap()).await
     }
 
     /// Posts a decision with the nonce and cookie the redeeming page handed out.
     pub async fn post_decision(&self, url: &str, page: &Reply, decision: &str) -> Reply {
-        let html = page.text();
-        let marker = "name=\"nonce\" value=\"";
-        let start = html.find(marker).expect("nonce field") + marker.len();
-        let nonce = &html[start..start + html[start..].find('"').unwrap()];
-        let cookie = page
-            .header("set-cookie")
-            .expect("cookie")
-            .split(';')
-            .next()
-            .unwrap()
-            .to_owned();
+        let nonce = hidden(&page.text(), "nonce");
+        let nonce_cookie = set_cookie(page, "aauth_interaction").expect("nonce cookie");
+        let login = self.person_cookie().await;
         let path = url.strip_prefix(ORIGIN).unwrap();
         let req = Request::post(path)
             .header("content-type", "application/x-www-form-urlencoded")
-            .header("cookie", cookie)
+            .header("cookie", format!("{login}; {nonce_cookie}"))
             .body(Body::from(format!("nonce={nonce}&decision={decision}")))
             .unwrap();
         self.send(req).await
