@@ -1,0 +1,1592 @@
+//! `cargo xtask conformance resource`: black-box checks of a resource over HTTP, each named by
+//! its DIGEST.md requirement ID.
+use std::time::{Duration, Instant};
+
+use aauth_sig::{Algorithm, Jwk, SigningKey};
+use aauth_wire::requirement::{AAuthRequirement, Requirement};
+use aauth_wire::signature_error::SignatureErrorCode as C;
+use http::{Method, StatusCode};
+
+use crate::raw::{self, Spec, fixed_key, fresh_key, hwk_member, now};
+use crate::report::{Outcome, Report};
+use crate::wire::{Reply, client, plain, send};
+
+/// How the person is played at the interaction page.
+#[derive(Clone, Debug)]
+pub enum Person {
+    /// Our `aauth_cli::person` helper (the target is our own server).
+    Builtin,
+    /// A shell command; `{url}` is the approval URL, `{decision}` `approve` or `deny`.
+    Command(String),
+    /// Nobody: checks that need a decision are skipped.
+    Nobody,
+}
+
+pub struct Options {
+    pub url: Option<String>,
+    pub person_cmd: Option<String>,
+    pub window: i64,
+    pub max_code_attempts: u32,
+}
+
+struct Target {
+    url: url::Url,
+    http: reqwest::Client,
+    person: Person,
+}
+
+struct Pending {
+    url: String,
+    code: String,
+    location: url::Url,
+    last: Instant,
+    retry: u64,
+}
+
+impl Pending {
+    fn approval_url(&self) -> String {
+        format!("{}?code={}", self.url, self.code)
+    }
+}
+
+impl Target {
+    async fn get(&self, key: &SigningKey, spec: Spec) -> Result<Reply, String> {
+        let signed = raw::sign(key, &spec)?;
+        send(&self.http, &signed).await
+    }
+
+    async fn get_target(&self, key: &SigningKey) -> Result<Reply, String> {
+        self.get(key, Spec::get(&self.url)).await
+    }
+
+    /// A signed GET of the protected URL that must start an interaction.
+    async fn start(&self, key: &SigningKey) -> Result<Pending, String> {
+        let first = self.get_target(key).await?;
+        if first.status != StatusCode::ACCEPTED {
+            return Err(format!("expected 202, got {}", first.summary()));
+        }
+        let raw = first
+            .header("aauth-requirement")
+            .ok_or("202 without AAuth-Requirement")?;
+        let req = AAuthRequirement::parse(raw).map_err(|e| format!("AAuth-Requirement: {e}"))?;
+        let Requirement::Interaction { url, code } = req.requirement else {
+            return Err(format!("requirement is not interaction: {raw}"));
+        };
+        let loc = first.header("location").ok_or("202 without Location")?;
+        let location = self
+            .url
+            .join(loc)
+            .map_err(|e| format!("Location {loc:?}: {e}"))?;
+        let retry = first
+            .header("retry-after")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(5);
+        Ok(Pending {
+            url,
+            code,
+            location,
+            last: Instant::now(),
+            retry,
+        })
+    }
+
+    /// A signed poll, after waiting the advertised Retry-After.
+    async fn poll(&self, key: &SigningKey, p: &mut Pending) -> Result<Reply, String> {
+        let due = p.last + Duration::from_secs(p.retry);
+        tokio::time::sleep_until(due.into()).await;
+        let r = self.get(key, Spec::get(&p.location)).await?;
+        p.last = Instant::now();
+        if let Some(ra) = r.header("retry-after").and_then(|v| v.parse().ok()) {
+            p.retry = ra;
+        }
+        Ok(r)
+    }
+
+    async fn decide(&self, approval_url: &str, approve: bool) -> Result<(), String> {
+        match &self.person {
+            Person::Builtin => {
+                let choice = if approve {
+                    aauth_cli::person::Choice::Approve
+                } else {
+                    aauth_cli::person::Choice::Deny
+                };
+                aauth_cli::person::decide(approval_url, choice)
+                    .await
+                    .map_err(|e| format!("person: {e}"))
+            }
+            Person::Command(cmd) => {
+                let line = cmd
+                    .replace("{url}", approval_url)
+                    .replace("{decision}", if approve { "approve" } else { "deny" });
+                let st = tokio::process::Command::new("sh")
+                    .arg("-c")
+                    .arg(&line)
+                    .status()
+                    .await
+                    .map_err(|e| format!("person command: {e}"))?;
+                if st.success() {
+                    Ok(())
+                } else {
+                    Err(format!("person command exited {st}"))
+                }
+            }
+            Person::Nobody => Err("no person".to_owned()),
+        }
+    }
+
+    fn can_decide(&self) -> bool {
+        !matches!(self.person, Person::Nobody)
+    }
+
+    /// Approves and polls until the 200; returns it.
+    async fn approved(&self, key: &SigningKey) -> Result<(Pending, Reply), String> {
+        let mut p = self.start(key).await?;
+        self.decide(&p.approval_url(), true).await?;
+        let r = self.poll(key, &mut p).await?;
+        if r.status != StatusCode::OK {
+            return Err(format!("poll after approval: {}", r.summary()));
+        }
+        Ok((p, r))
+    }
+}
+
+const NO_PERSON: &str =
+    "needs a person's decision: the target is not our own server and no --person-cmd was given";
+
+/// Runs the suite; starts our own demo resource (`aauth serve`) when no URL is given.
+pub async fn run(opts: Options) -> Result<Report, String> {
+    let http = client()?;
+    let (url, own, _server) = match &opts.url {
+        Some(u) => (
+            url::Url::parse(u).map_err(|e| format!("--url: {e}"))?,
+            false,
+            None,
+        ),
+        None => {
+            let (addr, resource, handle) =
+                aauth_cli::demo_resource::spawn(([127, 0, 0, 1], 0).into(), None)
+                    .await
+                    .map_err(|e| format!("starting aauth serve: {e}"))?;
+            println!(
+                "started our resource (aauth serve) at http://{addr}, origin {}",
+                resource.origin()
+            );
+            let u = url::Url::parse(&format!("{}/data", resource.origin()))
+                .map_err(|e| e.to_string())?;
+            (u, true, Some(handle))
+        }
+    };
+    let person = match (&opts.person_cmd, own) {
+        (Some(c), _) => Person::Command(c.clone()),
+        (None, true) => Person::Builtin,
+        (None, false) => Person::Nobody,
+    };
+    let t = Target { url, http, person };
+    let mut r = Report::default();
+    two_party(&t, &mut r, &opts).await?;
+    interaction_code(&t, &mut r, &opts).await?;
+    sessions(&t, &mut r).await?;
+    signatures(&t, &mut r, &opts).await?;
+    keys(&t, &mut r).await?;
+    Ok(r)
+}
+
+fn is_crockford(code: &str) -> bool {
+    code.chars()
+        .all(|c| c == '-' || "0123456789ABCDEFGHJKMNPQRSTVWXYZ".contains(c))
+}
+
+fn loopback_http(u: &url::Url) -> bool {
+    u.scheme() == "http"
+        && match u.host() {
+            Some(url::Host::Ipv4(a)) => a.is_loopback(),
+            Some(url::Host::Ipv6(a)) => a.is_loopback(),
+            Some(url::Host::Domain(d)) => d == "localhost",
+            None => false,
+        }
+}
+
+fn pending_shape(which: &str, reply: &Reply, r: &mut Report) {
+    r.record(
+        "RM-07",
+        "REQUIRED",
+        &format!("{which} 202: Cache-Control no-store"),
+        match reply.header("cache-control") {
+            Some(v)
+                if v.split(',')
+                    .any(|d| d.trim().eq_ignore_ascii_case("no-store")) =>
+            {
+                Ok(v.to_owned())
+            }
+            other => Err(format!("Cache-Control {other:?}")),
+        },
+    );
+    r.record(
+        "RM-08",
+        "MUST",
+        &format!("{which} 202: Retry-After whole seconds"),
+        match reply.header("retry-after") {
+            Some(v) if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) => Ok(v.to_owned()),
+            other => Err(format!("Retry-After {other:?}")),
+        },
+    );
+    r.record(
+        "RM-09",
+        "REQUIRED",
+        &format!("{which} 202: JSON status"),
+        match reply.json().and_then(|j| j.get("status").cloned()) {
+            Some(serde_json::Value::String(s)) if s == "pending" || s == "interacting" => {
+                Ok(format!("status {s}"))
+            }
+            other => Err(format!("status {other:?}, body {}", reply.text())),
+        },
+    );
+}
+
+/// ERR-05/ERR-07: an AAuth error body is problem+json with `error`, and a 403/408/410/429
+/// carries none of the signature headers.
+fn problem(reply: &Reply, code: &str) -> Result<String, String> {
+    let ct = reply.header("content-type").unwrap_or_default();
+    if !ct.starts_with("application/problem+json") {
+        return Err(format!("Content-Type {ct:?}"));
+    }
+    let err = reply.json().and_then(|j| j.get("error").cloned());
+    if err != Some(serde_json::Value::String(code.to_owned())) {
+        return Err(format!("body error {err:?}, want {code}"));
+    }
+    for h in [
+        "signature-error",
+        "accept-signature-scheme",
+        "accept-signature-alg",
+    ] {
+        if reply.header(h).is_some() {
+            return Err(format!("{} carries {h}", reply.status));
+        }
+    }
+    Ok(format!("{} {code}", reply.status.as_u16()))
+}
+
+async fn two_party(t: &Target, r: &mut Report, _o: &Options) -> Result<(), String> {
+    // RM-02…RM-10 on several fresh agents, so a property that holds by luck shows.
+    let mut codes = Vec::new();
+    for i in 0..4 {
+        let key = fresh_key(if i % 2 == 0 {
+            Algorithm::Ed25519
+        } else {
+            Algorithm::Es256
+        })?;
+        let reply = t.get_target(&key).await?;
+        if reply.status != StatusCode::ACCEPTED {
+            r.push(
+                "RM-02",
+                "implied",
+                "fresh agent gets 202",
+                Outcome::Fail,
+                reply.summary(),
+            );
+            continue;
+        }
+        codes.push(reply);
+    }
+    if codes.is_empty() {
+        return Ok(());
+    }
+    r.push(
+        "RM-02",
+        "implied",
+        "fresh agent gets 202",
+        Outcome::Pass,
+        format!("{} agents (Ed25519 and ES256)", codes.len()),
+    );
+    let raws: Vec<&str> = codes
+        .iter()
+        .filter_map(|c| c.header("aauth-requirement"))
+        .collect();
+    r.record(
+        "RM-03",
+        "MUST",
+        "AAuth-Requirement requirement=interaction (Token)",
+        if raws.len() != codes.len() {
+            Err("a 202 without AAuth-Requirement".to_owned())
+        } else {
+            raws.iter()
+                .map(|raw| match AAuthRequirement::parse(raw) {
+                    Ok(AAuthRequirement {
+                        requirement: Requirement::Interaction { .. },
+                        ..
+                    }) => Ok(()),
+                    Ok(_) => Err(format!("not interaction: {raw}")),
+                    Err(e) => Err(format!("{raw}: {e}")),
+                })
+                .collect::<Result<Vec<()>, String>>()
+                .map(|_| raws[0].to_owned())
+        },
+    );
+    let parsed: Vec<(String, String)> = raws
+        .iter()
+        .filter_map(|raw| match AAuthRequirement::parse(raw).ok()?.requirement {
+            Requirement::Interaction { url, code } => Some((url, code)),
+            _ => None,
+        })
+        .collect();
+    r.record(
+        "RM-04",
+        "MUST",
+        "interaction url: https, no query, no fragment",
+        parsed
+            .iter()
+            .map(|(u, _)| {
+                let url = url::Url::parse(u).map_err(|e| format!("{u}: {e}"))?;
+                if url.query().is_some() || url.fragment().is_some() {
+                    return Err(format!("{u} has a query or fragment"));
+                }
+                if url.scheme() == "https" {
+                    Ok(u.clone())
+                } else if loopback_http(&url) && loopback_http(&t.url) {
+                    Ok(format!(
+                        "{u} (plain http accepted only because the target itself is a loopback http dev server)"
+                    ))
+                } else {
+                    Err(format!("{u} is not https"))
+                }
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(|v| v.join(" ")),
+    );
+    r.record(
+        "RM-05",
+        "MUST",
+        "code parameter present",
+        if parsed.len() == codes.len() && parsed.iter().all(|(_, c)| !c.is_empty()) {
+            Ok(format!("{} codes", parsed.len()))
+        } else {
+            Err("missing code".to_owned())
+        },
+    );
+    r.record(
+        "IC-01",
+        "MUST",
+        "code is an SF String (quoted)",
+        raws.iter()
+            .zip(&parsed)
+            .map(|(raw, (_, c))| {
+                if raw.contains(&format!("code=\"{c}\"")) {
+                    Ok(())
+                } else {
+                    Err(format!("code not a quoted String in {raw}"))
+                }
+            })
+            .collect::<Result<Vec<()>, String>>()
+            .map(|_| "quoted".to_owned()),
+    );
+    r.record(
+        "IC-02",
+        "MUST",
+        "code uses Crockford base32 (+ hyphens)",
+        parsed
+            .iter()
+            .map(|(_, c)| {
+                if is_crockford(c) {
+                    Ok(c.clone())
+                } else {
+                    Err(format!("{c} has a non-Crockford symbol"))
+                }
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(|v| v.join(" ")),
+    );
+    r.record(
+        "IC-03",
+        "MUST",
+        "code has at least 8 symbols",
+        parsed
+            .iter()
+            .map(|(_, c)| {
+                let n = c.chars().filter(|c| *c != '-').count();
+                if n >= 8 {
+                    Ok(n)
+                } else {
+                    Err(format!("{c}: {n} symbols"))
+                }
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(|v| format!("symbols {v:?}")),
+    );
+    let distinct: std::collections::HashSet<&String> = parsed.iter().map(|(_, c)| c).collect();
+    r.record(
+        "IC-03",
+        "MUST",
+        "codes differ between requests",
+        if distinct.len() == parsed.len() {
+            Ok(format!("{} distinct", distinct.len()))
+        } else {
+            Err("two requests got the same code".to_owned())
+        },
+    );
+    r.record(
+        "RM-06",
+        "MUST",
+        "exactly one Location, resolvable",
+        codes
+            .iter()
+            .map(|c| match (c.count("location"), c.header("location")) {
+                (1, Some(l)) => t
+                    .url
+                    .join(l)
+                    .map(|u| u.to_string())
+                    .map_err(|e| e.to_string()),
+                (n, _) => Err(format!("{n} Location fields")),
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(|v| v.join(" ")),
+    );
+    let origin = t.url.origin();
+    r.record(
+        "RM-10",
+        "MUST",
+        "pending URL on the same origin",
+        codes
+            .iter()
+            .filter_map(|c| c.header("location"))
+            .map(|l| match t.url.join(l) {
+                Ok(u) if u.origin() == origin => Ok(()),
+                Ok(u) => Err(format!("{u} is on another origin")),
+                Err(e) => Err(e.to_string()),
+            })
+            .collect::<Result<Vec<()>, String>>()
+            .map(|_| origin.ascii_serialization()),
+    );
+    let distinct_loc: std::collections::HashSet<&str> =
+        codes.iter().filter_map(|c| c.header("location")).collect();
+    r.record(
+        "RM-11",
+        "MUST",
+        "pending URLs differ and are not sequential-looking",
+        if distinct_loc.len() == codes.len()
+            && distinct_loc
+                .iter()
+                .all(|l| l.rsplit('/').next().is_some_and(|id| id.len() >= 16))
+        {
+            Ok(format!("{} distinct, ids of 16+ chars", distinct_loc.len()))
+        } else {
+            Err(format!("locations {distinct_loc:?}"))
+        },
+    );
+    pending_shape("initial", &codes[0], r);
+
+    // A poll that is still pending has the same shape; RM-12 unsigned and foreign polls.
+    let key = fresh_key(Algorithm::Ed25519)?;
+    let mut p = t.start(&key).await?;
+    let poll = t.poll(&key, &mut p).await?;
+    if poll.status == StatusCode::ACCEPTED {
+        pending_shape("poll", &poll, r);
+    } else {
+        r.push(
+            "RM-07",
+            "REQUIRED",
+            "poll 202",
+            Outcome::Fail,
+            format!("poll answered {}", poll.summary()),
+        );
+    }
+    let unsigned = plain(&t.http, Method::GET, p.location.as_str(), &[], None).await?;
+    r.record(
+        "RM-12",
+        "MUST",
+        "unsigned poll → 401 + Signature-Error",
+        unsigned.expect_401(&[C::InvalidRequest, C::InvalidSignature]),
+    );
+    let thief = fresh_key(Algorithm::Ed25519)?;
+    let stolen = t.get(&thief, Spec::get(&p.location)).await?;
+    r.record(
+        "RM-12",
+        "MUST",
+        "poll signed by another key is refused",
+        if stolen.status.is_success() || stolen.header("aauth-access").is_some() {
+            Err(format!("answered {}", stolen.summary()))
+        } else {
+            Ok(stolen.summary())
+        },
+    );
+
+    // ERR-24: a resource that rate-limits polls says slow_down.
+    let fast = t.get(&key, Spec::get(&p.location)).await?;
+    p.last = Instant::now();
+    if fast.status == StatusCode::TOO_MANY_REQUESTS {
+        r.record(
+            "ERR-24",
+            "implied",
+            "poll faster than Retry-After → 429 slow_down",
+            problem(&fast, "slow_down"),
+        );
+    } else {
+        r.skip(
+            "ERR-24",
+            "implied",
+            "poll faster than Retry-After → 429 slow_down",
+            format!("no rate limit on polls (answered {})", fast.summary()),
+        );
+    }
+
+    // POLL-11: DELETE withdraws; afterwards 410.
+    let del = t
+        .get(&key, {
+            let mut s = Spec::get(&p.location);
+            s.method = Method::DELETE;
+            s
+        })
+        .await?;
+    if del.status.is_success() {
+        let after = t.poll(&key, &mut p).await?;
+        r.record(
+            "POLL-11",
+            "MAY",
+            "DELETE withdraws; later GET → 410",
+            if after.status == StatusCode::GONE {
+                Ok(format!("DELETE {} then {}", del.status, after.status))
+            } else {
+                Err(format!(
+                    "after DELETE the poll answered {}",
+                    after.summary()
+                ))
+            },
+        );
+    } else {
+        r.skip(
+            "POLL-11",
+            "MAY",
+            "DELETE withdraws; later GET → 410",
+            format!("DELETE not offered ({})", del.summary()),
+        );
+    }
+
+    // IC-07: a decision without the person's browser session changes nothing.
+    let mut p = t.start(&key).await?;
+    let _arrival = plain(&t.http, Method::GET, &p.approval_url(), &[], None).await?;
+    let interacting = t.poll(&key, &mut p).await?;
+    let status = interacting
+        .json()
+        .and_then(|j| j.get("status").and_then(|s| s.as_str().map(str::to_owned)));
+    match status.as_deref() {
+        Some("interacting") => r.push(
+            "RM-09",
+            "REQUIRED",
+            "status interacting once the person is on the page",
+            Outcome::Pass,
+            "interacting",
+        ),
+        Some("pending") => r.skip(
+            "RM-09",
+            "REQUIRED",
+            "status interacting once the person is on the page",
+            "a bare GET of the page did not redeem the code (login first?); still pending",
+        ),
+        _ => r.push(
+            "RM-09",
+            "REQUIRED",
+            "status interacting once the person is on the page",
+            Outcome::Fail,
+            interacting.summary(),
+        ),
+    }
+    let forged = plain(
+        &t.http,
+        Method::POST,
+        &p.url,
+        &[("content-type", "application/x-www-form-urlencoded")],
+        Some("nonce=guess&decision=approve".to_owned()),
+    )
+    .await?;
+    let after = t.poll(&key, &mut p).await?;
+    r.record(
+        "IC-07",
+        "MUST",
+        "decision posted without the person's session is refused",
+        if forged.status.is_client_error() && after.status == StatusCode::ACCEPTED {
+            Ok(format!(
+                "forged POST {}, poll still {}",
+                forged.status.as_u16(),
+                after.status.as_u16()
+            ))
+        } else {
+            Err(format!(
+                "forged POST {}, poll then {}",
+                forged.status,
+                after.summary()
+            ))
+        },
+    );
+
+    if !t.can_decide() {
+        for (id, lv, case) in [
+            ("RM-14", "implied", "approve → poll 200 + AAuth-Access"),
+            ("RM-13", "MUST", "after 200 the pending URL answers 410"),
+            ("ERR-20", "implied", "deny → 403 denied problem+json"),
+            (
+                "SIG-28",
+                "MUST NOT",
+                "403 without Signature-Error / Accept-*",
+            ),
+            ("RM-13", "MUST", "after 403 the pending URL answers 410"),
+        ] {
+            r.skip(id, lv, case, NO_PERSON);
+        }
+        return Ok(());
+    }
+    // RM-14, SESS-01, RM-13 on approval.
+    match t.approved(&key).await {
+        Ok((mut p, done)) => {
+            let tokens = done.count("aauth-access");
+            r.record(
+                "RM-14",
+                "implied",
+                "approve → poll 200 + AAuth-Access",
+                match (tokens, done.header("aauth-access")) {
+                    (0, _) => Ok("200 without AAuth-Access (MAY)".to_owned()),
+                    (1, Some(v)) => aauth_wire::access::SessionToken::parse(v)
+                        .map(|_| "200 + one token68 AAuth-Access".to_owned())
+                        .map_err(|e| format!("AAuth-Access not token68: {e}")),
+                    (n, _) => Err(format!("{n} AAuth-Access fields")),
+                },
+            );
+            let again = t.poll(&key, &mut p).await?;
+            r.record(
+                "RM-13",
+                "MUST",
+                "after 200 the pending URL answers 410",
+                if again.status == StatusCode::GONE && again.header("aauth-access").is_none() {
+                    Ok("410".to_owned())
+                } else {
+                    Err(again.summary())
+                },
+            );
+        }
+        Err(e) => r.push(
+            "RM-14",
+            "implied",
+            "approve → poll 200 + AAuth-Access",
+            Outcome::Fail,
+            e,
+        ),
+    }
+    // ERR-20, SIG-28/ERR-07, RM-13 on denial.
+    let mut p = t.start(&key).await?;
+    t.decide(&p.approval_url(), false).await?;
+    let denied = t.poll(&key, &mut p).await?;
+    r.record(
+        "ERR-20",
+        "implied",
+        "deny → 403 denied problem+json",
+        if denied.status == StatusCode::FORBIDDEN {
+            problem(&denied, "denied")
+        } else {
+            Err(denied.summary())
+        },
+    );
+    r.record(
+        "SIG-28",
+        "MUST NOT",
+        "403 without Signature-Error / Accept-*",
+        match [
+            "signature-error",
+            "accept-signature-scheme",
+            "accept-signature-alg",
+        ]
+        .iter()
+        .find(|h| denied.header(h).is_some())
+        {
+            Some(h) => Err(format!("403 carries {h}")),
+            None if denied.status == StatusCode::FORBIDDEN => Ok("none".to_owned()),
+            None => Err(format!("no 403: {}", denied.summary())),
+        },
+    );
+    let gone = t.poll(&key, &mut p).await?;
+    r.record(
+        "RM-13",
+        "MUST",
+        "after 403 the pending URL answers 410",
+        if gone.status == StatusCode::GONE {
+            Ok("410".to_owned())
+        } else {
+            Err(gone.summary())
+        },
+    );
+    Ok(())
+}
+
+async fn interaction_code(t: &Target, r: &mut Report, o: &Options) -> Result<(), String> {
+    if !t.can_decide() {
+        for (id, case) in [
+            ("IC-04", "code typed without/with extra hyphens"),
+            ("IC-05", "code typed in lower case"),
+            ("IC-06", "code typed with I/L for 1 and O for 0"),
+            ("IC-08", "a code works once"),
+            (
+                "IC-09",
+                "wrong codes lock the request; poll → 410 invalid_code",
+            ),
+            ("IC-11", "page shows the code"),
+        ] {
+            r.skip(id, "MUST", case, NO_PERSON);
+        }
+        return Ok(());
+    }
+    let key = fresh_key(Algorithm::Ed25519)?;
+    type Variant = fn(&str) -> String;
+    let variants: [(&str, &str, Variant); 4] = [
+        ("IC-04", "code typed without hyphens", |c| {
+            c.replace('-', "")
+        }),
+        (
+            "IC-04",
+            "code typed with a hyphen after every symbol",
+            |c| {
+                c.chars()
+                    .filter(|ch| *ch != '-')
+                    .flat_map(|ch| [ch, '-'])
+                    .collect()
+            },
+        ),
+        ("IC-05", "code typed in lower case", |c| {
+            c.to_ascii_lowercase()
+        }),
+        ("IC-06", "code typed with l for 1 and o for 0", |c| {
+            c.replace('1', "l").replace('0', "o")
+        }),
+    ];
+    for (id, case, f) in variants {
+        let mut p = t.start(&key).await?;
+        let typed = f(&p.code);
+        let url = format!("{}?code={typed}", p.url);
+        let res = match t.decide(&url, true).await {
+            Ok(()) => {
+                let done = t.poll(&key, &mut p).await?;
+                if done.status == StatusCode::OK {
+                    Ok(format!("{typed} for {}", p.code))
+                } else {
+                    Err(format!("approved via {typed}, poll {}", done.summary()))
+                }
+            }
+            Err(e) => Err(format!("{typed} for {}: {e}", p.code)),
+        };
+        r.record(id, "MUST", case, res);
+    }
+    // IC-11: the page shows the code.
+    let p = t.start(&key).await?;
+    let page = plain(&t.http, Method::GET, &p.approval_url(), &[], None).await?;
+    r.record(
+        "IC-11",
+        "implied",
+        "page shows the code",
+        if page.text().contains(&p.code) {
+            Ok(format!("{} shown", p.code))
+        } else {
+            Err(format!("{} not on the page ({})", p.code, page.status))
+        },
+    );
+    // IC-08: single use.
+    let p = t.start(&key).await?;
+    t.decide(&p.approval_url(), true).await?;
+    let second = t.decide(&p.approval_url(), true).await;
+    r.record(
+        "IC-08",
+        "MUST",
+        "a code works once",
+        match second {
+            Ok(()) => Err("the code was accepted twice".to_owned()),
+            Err(e) => Ok(format!("second use refused: {e}")),
+        },
+    );
+    // IC-09: lock-out after wrong codes, then 410 invalid_code on the poll.
+    let mut p = t.start(&key).await?;
+    let wrong = if p.code.starts_with('Z') {
+        "YYYY-YYYY"
+    } else {
+        "ZZZZ-ZZZZ"
+    };
+    for _ in 0..o.max_code_attempts {
+        let _ = plain(
+            &t.http,
+            Method::GET,
+            &format!("{}?code={wrong}", p.url),
+            &[],
+            None,
+        )
+        .await?;
+    }
+    let right = t.decide(&p.approval_url(), true).await;
+    let poll = t.poll(&key, &mut p).await?;
+    r.record(
+        "IC-09",
+        "MUST",
+        "wrong codes lock the request; poll → 410 invalid_code",
+        match right {
+            Ok(()) => Err(format!(
+                "the right code still worked after {} wrong ones",
+                o.max_code_attempts
+            )),
+            Err(_) if poll.status == StatusCode::GONE => problem(&poll, "invalid_code"),
+            Err(_) => Err(format!("poll after lock-out: {}", poll.summary())),
+        },
+    );
+    Ok(())
+}
+
+async fn sessions(t: &Target, r: &mut Report) -> Result<(), String> {
+    let key = fresh_key(Algorithm::Ed25519)?;
+    // SESS-16 (no person needed): an unknown token with a good signature is no signature error.
+    let bogus = t
+        .get(
+            &key,
+            Spec::get(&t.url)
+                .header("authorization", "AAuth bm90LWEtdG9rZW4")
+                .cover("authorization"),
+        )
+        .await?;
+    r.record(
+        "SESS-16",
+        "derived",
+        "unknown session token + valid signature → no Signature-Error",
+        if bogus.status == StatusCode::UNAUTHORIZED || bogus.header("signature-error").is_some() {
+            Err(bogus.summary())
+        } else {
+            Ok(bogus.summary())
+        },
+    );
+    if !t.can_decide() {
+        for (id, lv, case) in [
+            (
+                "SESS-05",
+                "MUST",
+                "token + signature covering authorization → 200",
+            ),
+            ("SESS-03", "MUST NOT", "token without a signature → 401"),
+            (
+                "SESS-06",
+                "derived",
+                "signature not covering authorization → invalid_input",
+            ),
+            (
+                "SESS-07",
+                "derived",
+                "token under another key is not honoured",
+            ),
+            ("SESS-11", "MUST", "empty credential is not honoured"),
+            (
+                "SESS-12",
+                "MUST",
+                "credential with whitespace is not honoured",
+            ),
+            ("SESS-13", "MUST", "two Authorization lines are rejected"),
+        ] {
+            r.skip(id, lv, case, NO_PERSON);
+        }
+        return Ok(());
+    }
+    let (_, done) = t.approved(&key).await?;
+    let Some(token) = done.header("aauth-access").map(str::to_owned) else {
+        r.skip(
+            "SESS-05",
+            "MUST",
+            "token + signature covering authorization → 200",
+            "the resource issued no session token (MAY)",
+        );
+        return Ok(());
+    };
+    let auth = format!("AAuth {token}");
+    let ok = t
+        .get(
+            &key,
+            Spec::get(&t.url)
+                .header("authorization", &auth)
+                .cover("authorization"),
+        )
+        .await?;
+    r.record(
+        "SESS-05",
+        "MUST",
+        "token + signature covering authorization → 200",
+        if ok.status == StatusCode::OK {
+            Ok("200".to_owned())
+        } else {
+            Err(ok.summary())
+        },
+    );
+    let bare = plain(
+        &t.http,
+        Method::GET,
+        t.url.as_str(),
+        &[("authorization", &auth)],
+        None,
+    )
+    .await?;
+    r.record(
+        "SESS-03",
+        "MUST NOT",
+        "token without a signature → 401",
+        bare.expect_401(&[C::InvalidRequest, C::InvalidSignature]),
+    );
+    let uncovered = t
+        .get(&key, Spec::get(&t.url).header("authorization", &auth))
+        .await?;
+    r.record(
+        "SESS-06",
+        "derived",
+        "signature not covering authorization → invalid_input",
+        uncovered.expect_401(&[C::InvalidInput]).and_then(|s| {
+            let e = uncovered.sig_error()?;
+            if e.required_input
+                .unwrap_or_default()
+                .iter()
+                .any(|c| c == "authorization")
+            {
+                Ok(s)
+            } else {
+                Err(format!("required_input does not name authorization: {s}"))
+            }
+        }),
+    );
+    let thief = fresh_key(Algorithm::Ed25519)?;
+    let stolen = t
+        .get(
+            &thief,
+            Spec::get(&t.url)
+                .header("authorization", &auth)
+                .cover("authorization"),
+        )
+        .await?;
+    r.record(
+        "SESS-07",
+        "derived",
+        "token under another key is not honoured",
+        if stolen.status == StatusCode::OK {
+            Err("200 for a stolen token".to_owned())
+        } else {
+            Ok(stolen.summary())
+        },
+    );
+    for (id, case, value) in [
+        (
+            "SESS-11",
+            "empty credential is not honoured",
+            "AAuth ".to_owned(),
+        ),
+        (
+            "SESS-12",
+            "credential with whitespace is not honoured",
+            format!("AAuth {token} x"),
+        ),
+    ] {
+        let reply = t
+            .get(
+                &key,
+                Spec::get(&t.url)
+                    .header("authorization", &value)
+                    .cover("authorization"),
+            )
+            .await?;
+        r.record(
+            id,
+            "MUST",
+            case,
+            if reply.status == StatusCode::OK {
+                Err("200".to_owned())
+            } else {
+                Ok(reply.summary())
+            },
+        );
+    }
+    let doubled = t
+        .get(
+            &key,
+            Spec::get(&t.url)
+                .header("authorization", &auth)
+                .header("authorization", &auth)
+                .cover("authorization"),
+        )
+        .await?;
+    r.record(
+        "SESS-13",
+        "MUST",
+        "two Authorization lines are rejected",
+        if doubled.status.is_client_error() {
+            Ok(doubled.summary())
+        } else {
+            Err(doubled.summary())
+        },
+    );
+    Ok(())
+}
+
+async fn signatures(t: &Target, r: &mut Report, o: &Options) -> Result<(), String> {
+    let ed = fixed_key(Algorithm::Ed25519)?;
+    let es = fixed_key(Algorithm::Es256)?;
+    let u = &t.url;
+    let w = o.window;
+
+    // Positive baselines: a correct signature is accepted (else every negative check below
+    // would pass for the wrong reason).
+    r.record(
+        "SIG-01",
+        "MUST",
+        "Ed25519 hwk signature accepted",
+        t.get(&ed, Spec::get(u)).await?.expect_accepted(),
+    );
+    r.record(
+        "SIG-02",
+        "SHOULD",
+        "ES256 hwk signature accepted",
+        t.get(&es, Spec::get(u)).await?.expect_accepted(),
+    );
+    let mut q = u.clone();
+    q.set_query(Some("a=1&b=x%20y"));
+    r.record(
+        "SIG-36",
+        "note",
+        "query covered with @query accepted",
+        t.get(&ed, Spec::get(&q).cover("@query"))
+            .await?
+            .expect_accepted(),
+    );
+
+    // SIG-20 / ERR-08: each missing header.
+    for drop in ["signature", "signature-input", "signature-key"] {
+        let mut s = raw::sign(&ed, &Spec::get(u))?;
+        s.remove(drop);
+        let reply = send(&t.http, &s).await?;
+        r.record(
+            "SIG-20",
+            "MUST",
+            &format!("missing {drop} → invalid_request"),
+            reply.expect_401(&[C::InvalidRequest]),
+        );
+        if drop == "signature" {
+            let body = reply.json();
+            r.record(
+                "ERR-04",
+                "SHOULD / MUST",
+                "401 body problem+json, type urn:ietf:params:sig-error:<code>",
+                match body {
+                    Some(b)
+                        if b["type"] == "urn:ietf:params:sig-error:invalid_request"
+                            && reply
+                                .header("content-type")
+                                .is_some_and(|c| c.starts_with("application/problem+json")) =>
+                    {
+                        Ok(b["type"].to_string())
+                    }
+                    _ => Err(format!("body {}", reply.text())),
+                },
+            );
+            r.record(
+                "ERR-05",
+                "REQUIRED",
+                "401 body carries error = the Signature-Error code",
+                match reply.json() {
+                    Some(b) if b["error"] == "invalid_request" => {
+                        Ok("error invalid_request".into())
+                    }
+                    _ => Err(format!("body {}", reply.text())),
+                },
+            );
+        }
+    }
+    let unsigned = plain(&t.http, Method::GET, u.as_str(), &[], None).await?;
+    r.record(
+        "ERR-01",
+        "MUST",
+        "unsigned request → 401 with Signature-Error",
+        unsigned.expect_401(&[C::InvalidRequest, C::InvalidSignature]),
+    );
+
+    // SIG-21 / SK-06 / SIG-09 (resource side) / ERR-09: each mandatory component omitted.
+    for c in ["signature-key", "@method", "@authority", "@path"] {
+        let reply = t.get(&ed, Spec::get(u).without(c)).await?;
+        let res = reply.expect_401(&[C::InvalidInput]).and_then(|s| {
+            let e = reply.sig_error()?;
+            let req = e.required_input.unwrap_or_default();
+            if ["@method", "@authority", "@path", "signature-key"]
+                .iter()
+                .all(|m| req.iter().any(|x| x == m))
+            {
+                Ok(s)
+            } else {
+                Err(format!("required_input lacks the mandatory four: {s}"))
+            }
+        });
+        let id = if c == "signature-key" {
+            "SK-06"
+        } else {
+            "SIG-21"
+        };
+        r.record(id, "MUST", &format!("{c} not covered → invalid_input"), res);
+    }
+
+    // SIG-13 / SIG-18 / SIG-16 / ERR-10: freshness.
+    let mut s = Spec::get(u);
+    s.created = None;
+    r.record(
+        "SIG-13",
+        "MUST",
+        "no created → invalid_signature",
+        t.get(&ed, s).await?.expect_401(&[C::InvalidSignature]),
+    );
+    for (case, created, ok) in [
+        ("created too old", now() - w - 30, false),
+        ("created too far ahead", now() + w + 30, false),
+        (
+            "created a little old, inside the window",
+            now() - w / 2,
+            true,
+        ),
+    ] {
+        let mut s = Spec::get(u);
+        s.created = Some(created);
+        let reply = t.get(&ed, s).await?;
+        r.record(
+            "SIG-18",
+            "MUST",
+            &format!("{case} (window {w}s)"),
+            if ok {
+                reply.expect_accepted()
+            } else {
+                reply.expect_401(&[C::InvalidSignature, C::ClockSkew])
+            },
+        );
+    }
+    let mut s = Spec::get(u);
+    s.params.push(format!("expires={}", now() - 5));
+    r.record(
+        "SIG-16",
+        "MUST",
+        "expires in the past → invalid_signature",
+        t.get(&ed, s).await?.expect_401(&[C::InvalidSignature]),
+    );
+    let mut s = Spec::get(u);
+    s.params.push(format!("expires={}", now() + 30));
+    r.record(
+        "SIG-16",
+        "MUST",
+        "expires in the future is honoured (accepted)",
+        t.get(&ed, s).await?.expect_accepted(),
+    );
+
+    // SIG-14 / SIG-15 / SIG-17: parameters the verifier must ignore.
+    let mut s = Spec::get(u);
+    s.params.push("alg=\"rsa-pss-sha512\"".to_owned());
+    r.record(
+        "SIG-14",
+        "MUST",
+        "alg parameter is ignored",
+        t.get(&ed, s).await?.expect_accepted(),
+    );
+    let mut s = Spec::get(u);
+    s.params.push(format!("keyid=\"{}\"", ed.thumbprint()));
+    r.record(
+        "SIG-15",
+        "MUST",
+        "keyid naming the same key is accepted",
+        t.get(&ed, s).await?.expect_accepted(),
+    );
+    let mut s = Spec::get(u);
+    s.params.push("nonce=\"n-1\"".to_owned());
+    s.params.push("tag=\"t-1\"".to_owned());
+    r.record(
+        "SIG-17",
+        "derived",
+        "nonce and tag are accepted",
+        t.get(&ed, s).await?.expect_accepted(),
+    );
+
+    // SIG-26 / ERR-10: tampering.
+    let mut s = raw::sign(&ed, &Spec::get(u))?;
+    let sig = s.get("signature");
+    let flipped = flip_signature(&sig);
+    s.set("signature", &flipped);
+    r.record(
+        "SIG-26",
+        "MUST",
+        "one signature byte flipped → invalid_signature",
+        send(&t.http, &s).await?.expect_401(&[C::InvalidSignature]),
+    );
+    let mut other = u.clone();
+    other.set_path("/elsewhere");
+    let mut s = raw::sign(&ed, &Spec::get(&other))?;
+    s.url = u.clone();
+    r.record(
+        "SIG-26",
+        "MUST",
+        "path changed after signing → invalid_signature",
+        send(&t.http, &s).await?.expect_401(&[C::InvalidSignature]),
+    );
+    let mut s = raw::sign(&ed, &Spec::get(u))?;
+    s.method = Method::HEAD;
+    r.record(
+        "SIG-26",
+        "MUST",
+        "method changed after signing → invalid_signature",
+        send(&t.http, &s).await?.expect_401(&[C::InvalidSignature]),
+    );
+    let mut s = raw::sign(&ed, &Spec::get(u))?;
+    let sk = s.get("signature-key").replacen(";", "; ", 1);
+    s.set("signature-key", &sk);
+    r.record(
+        "SIG-26",
+        "MUST",
+        "Signature-Key bytes changed (same key) → invalid_signature",
+        send(&t.http, &s).await?.expect_401(&[C::InvalidSignature]),
+    );
+    let mut s = raw::sign(
+        &ed,
+        &Spec::get(u).header("x-covered", "one").cover("x-covered"),
+    )?;
+    s.set("x-covered", "two");
+    r.record(
+        "SIG-26",
+        "MUST",
+        "covered header changed → invalid_signature",
+        send(&t.http, &s).await?.expect_401(&[C::InvalidSignature]),
+    );
+    let mut s = raw::sign(
+        &ed,
+        &Spec::get(u).header("x-covered", "one").cover("x-covered"),
+    )?;
+    s.remove("x-covered");
+    r.record(
+        "SIG-26",
+        "MUST",
+        "covered header absent → invalid_signature",
+        send(&t.http, &s).await?.expect_401(&[C::InvalidSignature]),
+    );
+
+    // SIG-30: label mismatch between Signature-Input and Signature.
+    let mut s = Spec::get(u);
+    s.signature_label = Some("other".to_owned());
+    r.record(
+        "SIG-30",
+        "MUST",
+        "Signature label differs from Signature-Input → 401",
+        t.get(&ed, s)
+            .await?
+            .expect_401(&[C::InvalidSignature, C::InvalidRequest]),
+    );
+    // SIG-34: ES256 signature DER-encoded.
+    let mut s = Spec::get(u);
+    s.der = true;
+    r.record(
+        "SIG-34",
+        "MUST",
+        "ES256 signature in DER (not r‖s) → invalid_signature",
+        t.get(&es, s).await?.expect_401(&[C::InvalidSignature]),
+    );
+
+    // Malformed fields (AMB-06 mapping).
+    for (case, field, value, codes) in [
+        (
+            "Signature-Input not a Dictionary",
+            "signature-input",
+            "sig=(\"@method\"",
+            &[C::InvalidSignature, C::InvalidRequest][..],
+        ),
+        (
+            "Signature member not a Byte Sequence",
+            "signature",
+            "sig=\"AAAA\"",
+            &[C::InvalidSignature, C::InvalidRequest][..],
+        ),
+        (
+            "Signature as base64url (not sf-binary)",
+            "signature",
+            "sig=:AAAA-_AA:",
+            &[C::InvalidSignature, C::InvalidRequest][..],
+        ),
+        (
+            "Signature-Key not a Dictionary",
+            "signature-key",
+            "sig=hwk;kty=",
+            &[C::InvalidRequest, C::InvalidKey][..],
+        ),
+        (
+            "created not an Integer",
+            "signature-input",
+            "",
+            &[C::InvalidSignature, C::InvalidRequest][..],
+        ),
+    ] {
+        let mut s = raw::sign(&ed, &Spec::get(u))?;
+        if value.is_empty() {
+            let si = s.get("signature-input");
+            let bad = match si.find(";created=") {
+                Some(at) => format!("{};created=\"{}\"", &si[..at], now()),
+                None => si,
+            };
+            s.set(field, &bad);
+        } else {
+            s.set(field, value);
+        }
+        let id = if field == "signature-key" {
+            "SK-01"
+        } else {
+            "SIG-26"
+        };
+        r.record(
+            id,
+            "MUST",
+            &format!("malformed: {case}"),
+            send(&t.http, &s).await?.expect_401(codes),
+        );
+    }
+    let mut s = Spec::get(u);
+    s.components.insert(0, "@method".to_owned());
+    r.record(
+        "SIG-33",
+        "MUST",
+        "a component listed twice → 401",
+        t.get(&ed, s)
+            .await?
+            .expect_401(&[C::InvalidSignature, C::InvalidInput]),
+    );
+
+    // SIG-19: replay of an identical signed request (MAY: replay cache).
+    let s = raw::sign(&ed, &Spec::get(u))?;
+    let first = send(&t.http, &s).await?;
+    let second = send(&t.http, &s).await?;
+    if first.expect_accepted().is_ok() && second.status == StatusCode::UNAUTHORIZED {
+        r.push(
+            "SIG-19",
+            "MAY",
+            "identical request replayed in the window",
+            Outcome::Pass,
+            format!("replay refused: {}", second.summary()),
+        );
+    } else {
+        r.skip(
+            "SIG-19",
+            "MAY",
+            "identical request replayed in the window",
+            format!(
+                "no replay cache for GET (first {}, replay {})",
+                first.status.as_u16(),
+                second.status.as_u16()
+            ),
+        );
+    }
+    Ok(())
+}
+
+/// Flips one bit of the first signature byte, keeping the field well-formed.
+fn flip_signature(field: &str) -> String {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD;
+    let Some(start) = field.find(":") else {
+        return field.to_owned();
+    };
+    let Some(end) = field.rfind(':').filter(|e| *e > start) else {
+        return field.to_owned();
+    };
+    match STANDARD.decode(&field[start + 1..end]) {
+        Ok(mut bytes) if !bytes.is_empty() => {
+            bytes[0] ^= 0x01;
+            format!("{}:{}:", &field[..start], STANDARD.encode(bytes))
+        }
+        _ => field.to_owned(),
+    }
+}
+
+/// Signature-Key schemes and conveyed keys (SK, SIG-03…06, SIG-23…25).
+async fn keys(t: &Target, r: &mut Report) -> Result<(), String> {
+    let ed = fixed_key(Algorithm::Ed25519)?;
+    let u = &t.url;
+    let pubjwk = ed.public_jwk();
+    let with = |f: &dyn Fn(&mut Jwk)| {
+        let mut j = pubjwk.clone();
+        j.alg = Some("Ed25519".to_owned());
+        f(&mut j);
+        j
+    };
+
+    // SIG-23 / SK-04 / SK-19 / ERR-11 / SK-28: unknown and unimplemented schemes.
+    for member in [
+        "foo;bar=\"1\"",
+        "cached;cid=\"x\"",
+        "x509;x5u=\"https://a.example/c.pem\";x5t=:AAAA:",
+        "zz9",
+    ] {
+        let mut s = Spec::get(u);
+        s.member = Some(member.to_owned());
+        let reply = t.get(&ed, s).await?;
+        let scheme = member.split(';').next().unwrap_or(member);
+        let id = if scheme == "cached" { "SK-19" } else { "SK-04" };
+        r.record(
+            id,
+            "MUST",
+            &format!("scheme {scheme} → unsupported_scheme"),
+            reply.expect_401(&[C::UnsupportedScheme]),
+        );
+        if scheme == "foo" {
+            r.record(
+                "SK-28",
+                "SHOULD",
+                "unsupported_scheme carries Accept-Signature-Scheme",
+                match reply.header("accept-signature-scheme") {
+                    Some(v) => aauth_wire::signature_error::parse_accept_signature_scheme(v)
+                        .map(|l| l.join(", "))
+                        .map_err(|e| format!("{v}: {e}")),
+                    None => Err("absent".to_owned()),
+                },
+            );
+        }
+    }
+    // SK-02: label without its Signature-Key member.
+    let mut s = Spec::get(u);
+    s.signature_key_field = Some(format!("other={}", hwk_member(&with(&|_| {}), true)));
+    r.record(
+        "SK-02",
+        "MUST",
+        "no Signature-Key member for the label → 401",
+        t.get(&ed, s)
+            .await?
+            .expect_401(&[C::InvalidRequest, C::InvalidSignature, C::InvalidKey]),
+    );
+    // SK-03 / SK-05 / SIG-31: an extra member with an unknown scheme is ignored.
+    let mut s = Spec::get(u);
+    s.signature_key_field = Some(format!(
+        "sig={}, x=foo;bar=\"1\"",
+        hwk_member(&with(&|_| {}), true)
+    ));
+    r.record(
+        "SK-05",
+        "MUST NOT",
+        "extra member with an unknown scheme is ignored",
+        t.get(&ed, s).await?.expect_accepted(),
+    );
+
+    // Conveyed-key rules. Each member is signed over, so only the key rule can fail.
+    let cases: Vec<(&str, &str, &str, String, &[C])> = vec![
+        (
+            "SK-11",
+            "MUST",
+            "hwk without alg → unsupported_algorithm",
+            hwk_member(&with(&|_| {}), false),
+            &[C::UnsupportedAlgorithm],
+        ),
+        (
+            "SK-11",
+            "MUST NOT",
+            "hwk with kid → invalid_key",
+            format!("{};kid=\"k1\"", hwk_member(&with(&|_| {}), true)),
+            &[C::InvalidKey],
+        ),
+        (
+            "SIG-04",
+            "MUST NOT",
+            "alg EdDSA → unsupported_algorithm",
+            hwk_member(&with(&|j| j.alg = Some("EdDSA".to_owned())), true),
+            &[C::UnsupportedAlgorithm],
+        ),
+        (
+            "SIG-06",
+            "MUST",
+            "OKP Ed25519 key with alg ES256 → invalid_key",
+            hwk_member(&with(&|j| j.alg = Some("ES256".to_owned())), true),
+            &[C::InvalidKey],
+        ),
+        (
+            "SIG-25",
+            "MUST",
+            "alg Ed448 (not implemented) → unsupported_algorithm",
+            format!(
+                "hwk;kty=\"OKP\";crv=\"Ed448\";x=\"{}\";alg=\"Ed448\"",
+                "A".repeat(76)
+            ),
+            &[C::UnsupportedAlgorithm],
+        ),
+        (
+            "SIG-05",
+            "MUST NOT",
+            "symmetric key (kty oct, HS256) is refused",
+            "hwk;kty=\"oct\";k=\"c2VjcmV0\";alg=\"HS256\"".to_owned(),
+            &[C::UnsupportedAlgorithm, C::InvalidKey],
+        ),
+        (
+            "SK-08",
+            "MUST",
+            "RSA key with alg RSA → unsupported_algorithm",
+            "hwk;kty=\"RSA\";n=\"sXch\";e=\"AQAB\";alg=\"RSA\"".to_owned(),
+            &[C::UnsupportedAlgorithm],
+        ),
+        (
+            "SK-09",
+            "MUST",
+            "kty AKP (ML-DSA-44) → unsupported_algorithm",
+            "hwk;kty=\"AKP\";pub=\"AAAA\";alg=\"ML-DSA-44\"".to_owned(),
+            &[C::UnsupportedAlgorithm],
+        ),
+        (
+            "SK-12",
+            "MUST",
+            "Ed25519 x of 31 bytes → invalid_key",
+            hwk_member(
+                &with(&|j| {
+                    j.x = Some("A".repeat(42));
+                }),
+                true,
+            ),
+            &[C::InvalidKey],
+        ),
+        (
+            "SK-12",
+            "MUST",
+            "EC point not on P-256 → invalid_key",
+            format!(
+                "hwk;kty=\"EC\";crv=\"P-256\";x=\"{}\";y=\"{}\";alg=\"ES256\"",
+                "AQ".repeat(21) + "A",
+                "Ag".repeat(21) + "A"
+            ),
+            &[C::InvalidKey],
+        ),
+        (
+            "SIG-06",
+            "MUST",
+            "EC P-384 key with alg ES256 → invalid_key",
+            format!(
+                "hwk;kty=\"EC\";crv=\"P-384\";x=\"{}\";y=\"{}\";alg=\"ES256\"",
+                "A".repeat(64),
+                "A".repeat(64)
+            ),
+            &[C::InvalidKey],
+        ),
+    ];
+    for (id, level, case, member, codes) in cases {
+        let mut s = Spec::get(u);
+        s.member = Some(member);
+        let reply = t.get(&ed, s).await?;
+        r.record(id, level, case, reply.expect_401(codes));
+        if case.starts_with("alg Ed448") {
+            r.record(
+                "SK-27",
+                "MUST",
+                "Accept-Signature-Alg: registered JOSE names, no none/symmetric",
+                match reply.header("accept-signature-alg") {
+                    Some(v) => match aauth_wire::signature_error::parse_accept_signature_alg(v) {
+                        Ok(l)
+                            if !l.is_empty()
+                                && l.iter().all(|a| {
+                                    !a.eq_ignore_ascii_case("none") && !a.starts_with("HS")
+                                })
+                                && l.iter().any(|a| a == "Ed25519") =>
+                        {
+                            Ok(l.join(", "))
+                        }
+                        Ok(l) => Err(format!("list {l:?}")),
+                        Err(e) => Err(format!("{v}: {e}")),
+                    },
+                    None => {
+                        Err("no Accept-Signature-Alg with unsupported_algorithm (SK-28)".into())
+                    }
+                },
+            );
+        }
+    }
+    Ok(())
+}
