@@ -550,7 +550,9 @@ impl Core {
     fn replayable(&self, req: &Request) -> Option<Request> {
         let fits = match req.body() {
             None => true,
-            Some(b) => b.as_bytes().is_some_and(|b| b.len() <= self.max_replay_body),
+            Some(b) => b
+                .as_bytes()
+                .is_some_and(|b| b.len() <= self.max_replay_body),
         };
         if fits { req.try_clone() } else { None }
     }
@@ -731,7 +733,9 @@ impl Core {
                 if self.pause(remaining, cancel).await.is_err() {
                     return self.give_up(t, &location, AAuthError::Cancelled).await;
                 }
-                return self.give_up(t, &location, AAuthError::Timeout(opts.polling_timeout)).await;
+                return self
+                    .give_up(t, &location, AAuthError::Timeout(opts.polling_timeout))
+                    .await;
             }
             self.emit(ProtocolEvent::Waiting { wait, attempt });
             if self.pause(wait, cancel).await.is_err() {
@@ -739,15 +743,16 @@ impl Core {
             }
             attempt = attempt.saturating_add(1);
             let mut poll = Request::new(Method::GET, location.clone());
-            if let Some(w) = opts.prefer_wait {
-                if let Ok(v) = HeaderValue::from_str(&format!("wait={w}")) {
-                    poll.headers_mut().insert("prefer", v);
-                }
-                *poll.timeout_mut() = Some(Duration::from_secs(w.saturating_add(30)));
+            if let Some(w) = opts.prefer_wait
+                && let Ok(v) = HeaderValue::from_str(&format!("wait={w}"))
+            {
+                poll.headers_mut().insert("prefer", v);
             }
+            let hold = Duration::from_secs(opts.prefer_wait.unwrap_or(0).saturating_add(30));
+            *poll.timeout_mut() = Some(hold);
             self.sign(&mut poll)?;
-            let remaining = deadline.saturating_sub(self.clock.monotonic());
-            let deadline_sleep = self.clock.sleep(remaining);
+            // The deadline is checked between polls; a poll in flight is bounded by its own
+            // HTTP timeout, so a virtual clock never races the network.
             let cancelled = async {
                 match cancel {
                     Some(c) => c.cancelled().await,
@@ -756,9 +761,6 @@ impl Core {
             };
             let resp = tokio::select! {
                 r = t.send(poll) => r?,
-                _ = deadline_sleep => {
-                    return self.give_up(t, &location, AAuthError::Timeout(opts.polling_timeout)).await;
-                }
                 _ = cancelled => return self.give_up(t, &location, AAuthError::Cancelled).await,
             };
             let status = resp.status();
@@ -884,9 +886,9 @@ impl AAuthClient {
     }
 
     /// Signs `req` in place: `Signature-Key`, `Signature-Input` and `Signature`, covering
-    /// `@method @authority @path` (+ `@query` when there is one, + `authorization` when present,
-    /// + components asked for) and `signature-key`, with `created` now (SIG-08, SIG-09, SIG-13,
-    /// SESS-05). Attaches nothing else: use it to sign for another HTTP tool.
+    /// `@method @authority @path` (plus `@query` when there is one, `authorization` when
+    /// present, and components asked for) and `signature-key`, with `created` now (SIG-08,
+    /// SIG-09, SIG-13, SESS-05). Attaches nothing else: use it to sign for another HTTP tool.
     pub fn sign(&self, req: &mut Request) -> Result<(), AAuthError> {
         self.core.sign(req)
     }
@@ -999,5 +1001,49 @@ impl RequestBuilder {
         let req = self.inner.build()?;
         let client = self.client;
         client.core.execute(&client.http, req, self.cancel).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn amb_33_default_polling_timeout_is_five_minutes() {
+        assert_eq!(
+            InteractionOptions::default().polling_timeout,
+            Duration::from_secs(300)
+        );
+    }
+
+    #[test]
+    fn sig_09_sess_05_components_cover_the_mandatory_set_query_and_authorization() {
+        let client =
+            AAuthClient::builder(SigningKey::generate(aauth_sig::Algorithm::Ed25519).unwrap())
+                .sign_component("Content-Type")
+                .sign_component("x-absent")
+                .build()
+                .unwrap();
+        let url = Url::parse("https://r.example/p?q=1").unwrap();
+        let mut h = http::HeaderMap::new();
+        h.insert("authorization", HeaderValue::from_static("AAuth t"));
+        h.insert("content-type", HeaderValue::from_static("text/plain"));
+        assert_eq!(
+            client.core.components(&url, &h),
+            [
+                "@method",
+                "@authority",
+                "@path",
+                "@query",
+                "authorization",
+                "content-type",
+                "signature-key"
+            ]
+        );
+        let bare = Url::parse("https://r.example/p").unwrap();
+        assert_eq!(
+            client.core.components(&bare, &http::HeaderMap::new()),
+            ["@method", "@authority", "@path", "signature-key"]
+        );
     }
 }

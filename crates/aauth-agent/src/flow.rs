@@ -94,7 +94,9 @@ pub enum Step {
 #[derive(Debug)]
 pub enum PollStep {
     /// Approved: `token` is the session token when the resource issued one.
-    Approved { token: Option<SessionToken> },
+    Approved {
+        token: Option<SessionToken>,
+    },
     /// Still waiting; `interacting` once the person reached the page (POLL-08). `prompt` is set
     /// when the poll repeated an `interaction` requirement (POLL-13).
     Wait {
@@ -106,7 +108,9 @@ pub enum PollStep {
     SlowDown,
     /// Temporarily unavailable: back off for `after` (or, without `Retry-After`, by doubling),
     /// then poll again (POLL-09).
-    BackOff { after: Option<Duration> },
+    BackOff {
+        after: Option<Duration>,
+    },
     Fail(AAuthError),
 }
 
@@ -488,7 +492,11 @@ mod tests {
             interacting: false,
             prompt: None,
         });
-        assert_eq!(b.next_wait(), Duration::from_secs(2), "a 202 ends the back-off");
+        assert_eq!(
+            b.next_wait(),
+            Duration::from_secs(2),
+            "a 202 ends the back-off"
+        );
     }
 
     #[test]
@@ -600,8 +608,16 @@ mod tests {
         let cases: [(&str, u16, &str); 4] = [
             ("requirement=agent-token", 401, "agent-token"),
             ("requirement=person-token", 401, "person-token"),
-            (r#"requirement=auth-token;resource-token="eyJ.x.y""#, 401, "auth-token"),
-            (r#"requirement=auth-token;resource-token="eyJ.x.y""#, 402, "auth-token"),
+            (
+                r#"requirement=auth-token;resource-token="eyJ.x.y""#,
+                401,
+                "auth-token",
+            ),
+            (
+                r#"requirement=auth-token;resource-token="eyJ.x.y""#,
+                402,
+                "auth-token",
+            ),
         ];
         for (value, status, name) in cases {
             let h = headers(&[("aauth-requirement", value)]);
@@ -656,7 +672,9 @@ mod tests {
         let AAuthError::Requirement(req) = err else {
             panic!("{err:?}")
         };
-        assert!(matches!(*req, UnhandledRequirement::Claims { ref required_claims, .. } if required_claims == &["email"]));
+        assert!(
+            matches!(*req, UnhandledRequirement::Claims { ref required_claims, .. } if required_claims == &["email"])
+        );
     }
 
     #[test]

@@ -239,7 +239,11 @@ mod tests {
     #[test]
     fn sess_15_debug_of_caches_never_shows_tokens() {
         let c = MemorySessionCache::default();
-        c.put("https://a.example", &tp("k"), SessionToken::parse("s3cr3t").unwrap());
+        c.put(
+            "https://a.example",
+            &tp("k"),
+            SessionToken::parse("s3cr3t").unwrap(),
+        );
         assert!(!format!("{c:?}").contains("s3cr3t"));
     }
 }
