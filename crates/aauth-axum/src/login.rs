@@ -341,9 +341,10 @@ impl InteractionAuthenticator for LocalLogin {
             .path_and_query()
             .map(|p| p.as_str())
             .unwrap_or("/");
-        let location = form_urlencoded::Serializer::new(format!("{}?", self.path))
+        let query = form_urlencoded::Serializer::new(String::new())
             .append_pair("next", here)
             .finish();
+        let location = format!("{}?{query}", self.path);
         let mut resp = StatusCode::SEE_OTHER.into_response();
         if let Ok(v) = HeaderValue::from_str(&location) {
             resp.headers_mut().insert(http::header::LOCATION, v);
