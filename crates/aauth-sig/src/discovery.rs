@@ -125,7 +125,7 @@ impl Slot {
             floor
         } else {
             floor
-                .saturating_mul(1u64 << (self.failures - 1).min(16))
+                .saturating_mul(1u64 << self.failures.min(16))
                 .min(cfg.max_backoff.as_secs().max(floor))
         };
         now >= last.saturating_add(wait)
