@@ -1,10 +1,34 @@
-//! The demo resource behind `aauth serve` and `aauth demo`: `/data` needs a person's approval.
+//! The demo resource behind `aauth serve` and `aauth demo`: `/data` needs a person's approval,
+//! and the person signs in at the interaction page as the demo user.
 use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
 
-use aauth_axum::{AAuthResource, Authorized};
+use aauth_axum::{AAuthResource, Authorized, LocalLogin};
 use axum::Router;
 use axum::response::{Html, IntoResponse};
 use axum::routing::get;
+
+use crate::person::Login;
+
+/// The demo person's username.
+pub const DEMO_USER: &str = "demo";
+
+/// The demo person's credentials: a password drawn once per process and printed on the
+/// console by `aauth serve` / `aauth demo`, so only whoever sees the console can approve.
+pub fn demo_login() -> &'static Login {
+    static LOGIN: OnceLock<Login> = OnceLock::new();
+    LOGIN.get_or_init(|| {
+        // 96 bits from the OS generator; if it fails the demo cannot run safely, and an empty
+        // password makes every login fail rather than succeed.
+        let password = aauth_store::random_bytes::<12>()
+            .map(|b| b.iter().map(|x| format!("{x:02x}")).collect())
+            .unwrap_or_default();
+        Login {
+            username: DEMO_USER.to_owned(),
+            password,
+        }
+    })
+}
 
 async fn data(auth: Authorized) -> impl IntoResponse {
     axum::Json(serde_json::json!({
@@ -21,7 +45,8 @@ async fn index() -> Html<&'static str> {
     )
 }
 
-/// The demo application: `/` (public), `/data` (signed + approved), and the AAuth routes.
+/// The demo application: `/` (public), `/data` (signed + approved), and the AAuth routes
+/// (pending URL, interaction page, login, metadata, revocation).
 pub fn app(resource: &AAuthResource) -> Router {
     Router::new()
         .route("/data", get(data))
@@ -32,9 +57,18 @@ pub fn app(resource: &AAuthResource) -> Router {
 
 /// Builds the demo resource for an origin on a loopback address.
 pub fn resource(public_url: &str) -> Result<AAuthResource, aauth_axum::ConfigError> {
+    let login = demo_login();
+    if login.password.is_empty() {
+        return Err(aauth_axum::ConfigError::NoAuthenticator);
+    }
+    let authenticator = LocalLogin::new()
+        .with_user(&login.username, &login.password, Some("Demo person"))
+        // Browsers drop `Secure` cookies on plain-http origins.
+        .secure_cookies(public_url.starts_with("https:"));
     AAuthResource::builder(public_url)
         .accept_hwk()
         .allow_insecure_loopback()
+        .authenticator(Arc::new(authenticator))
         .retry_after(1)
         .build()
 }

@@ -292,6 +292,11 @@ async fn serve(listen: SocketAddr, public_url: Option<String>) -> Result<(), Fai
         resource.origin(),
         resource.origin()
     );
+    let login = demo_resource::demo_login();
+    println!(
+        "Interaction page sign-in: user {}, password {} (valid for this run only)",
+        login.username, login.password
+    );
     tokio::select! {
         _ = handle => Err(Failure::new("the server stopped", 1)),
         _ = tokio::signal::ctrl_c() => Ok(()),
@@ -303,6 +308,13 @@ async fn demo(auto_approve: bool, timeout: u64) -> Result<(), Failure> {
         .await
         .map_err(|e| Failure::new(e, 1))?;
     println!("1. Resource listening at {}", resource.origin());
+    if !auto_approve {
+        let login = demo_resource::demo_login();
+        println!(
+            "   Sign in at the interaction page as {} with password {}",
+            login.username, login.password
+        );
+    }
     let key = SigningKey::generate(Algorithm::Ed25519).map_err(|e| Failure::new(e, 1))?;
     println!(
         "2. Agent key generated (Ed25519, thumbprint {})",

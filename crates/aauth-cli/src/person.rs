@@ -1,7 +1,11 @@
 //! Plays the person at a resource's built-in interaction page, over plain HTTP: opens
-//! `{url}?code={code}`, then submits the approve (or deny) form the page returned, with the
-//! cookie it set. Used by `aauth demo --auto-approve` and by tests.
-use reqwest::header::{COOKIE, SET_COOKIE};
+//! `{url}?code={code}`, signs in when the page asks for it, then submits the approve (or deny)
+//! form the page returned, with the cookies it set. Used by `aauth demo --auto-approve` and by
+//! tests.
+use std::fmt;
+
+use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
+use reqwest::{Response, StatusCode};
 
 /// What the simulated person does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -10,8 +14,25 @@ pub enum Choice {
     Deny,
 }
 
+/// A username and password for the resource's login page.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Login {
+    pub username: String,
+    pub password: String,
+}
+
+impl fmt::Debug for Login {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Login")
+            .field("username", &self.username)
+            .field("password", &"<redacted>")
+            .finish()
+    }
+}
+
 /// Errors while driving the page.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum PersonError {
     #[error("HTTP: {0}")]
     Http(#[from] reqwest::Error),
@@ -19,31 +40,111 @@ pub enum PersonError {
     Status(u16),
     #[error("the interaction page has no decision form")]
     NoForm,
+    #[error("the sign-in was refused")]
+    LoginRefused,
+    #[error("the page redirected to an unusable address")]
+    BadRedirect,
 }
 
-fn hidden_value<'a>(html: &'a str, name: &str) -> Option<&'a str> {
+fn hidden_value(html: &str, name: &str) -> Option<String> {
     let marker = format!("name=\"{name}\" value=\"");
     let start = html.find(&marker)? + marker.len();
     let len = html[start..].find('"')?;
-    Some(&html[start..start + len])
+    Some(html[start..start + len].replace("&amp;", "&"))
 }
 
-/// Opens `approval_url` and submits `choice`.
+/// Every `name=value` the response sets.
+fn cookies(resp: &Response) -> Vec<String> {
+    resp.headers()
+        .get_all(SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(|v| v.split(';').next())
+        .map(str::to_owned)
+        .collect()
+}
+
+fn redirect_target(base: &str, resp: &Response) -> Result<String, PersonError> {
+    let loc = resp
+        .headers()
+        .get(LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .ok_or(PersonError::BadRedirect)?;
+    let base = url::Url::parse(base).map_err(|_| PersonError::BadRedirect)?;
+    let target = base.join(loc).map_err(|_| PersonError::BadRedirect)?;
+    // Only follow redirects on the resource's own origin.
+    if target.origin() != base.origin() {
+        return Err(PersonError::BadRedirect);
+    }
+    Ok(target.to_string())
+}
+
+/// Opens `approval_url` and submits `choice`, signing in as the `aauth serve` / `aauth demo`
+/// demo user if asked to.
 pub async fn decide(approval_url: &str, choice: Choice) -> Result<(), PersonError> {
+    decide_as(
+        approval_url,
+        Some(crate::demo_resource::demo_login()),
+        choice,
+    )
+    .await
+}
+
+/// Opens `approval_url`, signs in with `login` if the page redirects to a login form, and
+/// submits `choice`.
+pub async fn decide_as(
+    approval_url: &str,
+    login: Option<&Login>,
+    choice: Choice,
+) -> Result<(), PersonError> {
     crate::install_ring_provider();
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()?;
-    let page = http.get(approval_url).send().await?;
+    let mut jar: Vec<String> = Vec::new();
+    let mut page = http.get(approval_url).send().await?;
+    if page.status() == StatusCode::SEE_OTHER {
+        let login = login.ok_or(PersonError::LoginRefused)?;
+        let login_url = redirect_target(approval_url, &page)?;
+        let form_page = http.get(&login_url).send().await?;
+        if !form_page.status().is_success() {
+            return Err(PersonError::Status(form_page.status().as_u16()));
+        }
+        let csrf_cookies = cookies(&form_page);
+        let html = form_page.text().await?;
+        let csrf = hidden_value(&html, "csrf").ok_or(PersonError::NoForm)?;
+        let next = hidden_value(&html, "next").unwrap_or_else(|| "/".to_owned());
+        let form = form_urlencoded::Serializer::new(String::new())
+            .append_pair("csrf", &csrf)
+            .append_pair("next", &next)
+            .append_pair("username", &login.username)
+            .append_pair("password", &login.password)
+            .finish();
+        let action = login_url.split('?').next().unwrap_or(&login_url).to_owned();
+        let signed_in = http
+            .post(&action)
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            )
+            .header(COOKIE, csrf_cookies.join("; "))
+            .body(form)
+            .send()
+            .await?;
+        if signed_in.status() != StatusCode::SEE_OTHER {
+            return Err(PersonError::LoginRefused);
+        }
+        jar.extend(cookies(&signed_in));
+        page = http
+            .get(approval_url)
+            .header(COOKIE, jar.join("; "))
+            .send()
+            .await?;
+    }
     if !page.status().is_success() {
         return Err(PersonError::Status(page.status().as_u16()));
     }
-    let cookie = page
-        .headers()
-        .get(SET_COOKIE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .map(str::to_owned);
+    jar.extend(cookies(&page));
     let html = page.text().await?;
     let nonce = hidden_value(&html, "nonce").ok_or(PersonError::NoForm)?;
     let action = approval_url.split('?').next().unwrap_or(approval_url);
@@ -52,20 +153,19 @@ pub async fn decide(approval_url: &str, choice: Choice) -> Result<(), PersonErro
         Choice::Deny => "deny",
     };
     let form = form_urlencoded::Serializer::new(String::new())
-        .append_pair("nonce", nonce)
+        .append_pair("nonce", &nonce)
         .append_pair("decision", decision)
         .finish();
-    let mut post = http
+    let resp = http
         .post(action)
         .header(
             reqwest::header::CONTENT_TYPE,
             "application/x-www-form-urlencoded",
         )
-        .body(form);
-    if let Some(c) = cookie {
-        post = post.header(COOKIE, c);
-    }
-    let resp = post.send().await?;
+        .header(COOKIE, jar.join("; "))
+        .body(form)
+        .send()
+        .await?;
     if !resp.status().is_success() {
         return Err(PersonError::Status(resp.status().as_u16()));
     }

@@ -71,7 +71,7 @@ async fn full_flow_agent_202_approve_poll_token_data() {
     assert_eq!(resp.status(), 200);
     let body: serde_json::Value = resp.json().await.unwrap();
     assert_eq!(body["agent"], client.thumbprint().as_str());
-    assert_eq!(body["approved_by"], "local-developer");
+    assert_eq!(body["approved_by"], demo_resource::DEMO_USER);
     assert_eq!(
         calls.load(Ordering::SeqCst),
         1,
