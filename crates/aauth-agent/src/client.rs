@@ -136,6 +136,7 @@ impl std::fmt::Debug for AAuthClient {
 
 enum KeyChoice {
     Key(SigningKey),
+    AgentToken(SigningKey, aauth_sig::AgentToken),
     Signer(Arc<dyn RequestSigner>),
 }
 
@@ -181,9 +182,29 @@ impl AAuthClientBuilder {
 
     /// Sign with an `hwk` Signature-Key: the public key inline, the agent pseudonymous (the
     /// seed's `UseHwk`, AMB-01). The default for a key given to [`AAuthClient::builder`].
-    // TODO(jwt): `use_agent_token(...)` once aauth-sig's `Signer::jwt` and token refresher land.
     pub fn use_hwk(self) -> Self {
-        self
+        match self.key {
+            KeyChoice::AgentToken(k, _) => AAuthClientBuilder {
+                key: KeyChoice::Key(k),
+                ..self
+            },
+            _ => self,
+        }
+    }
+
+    /// Sign with `scheme=jwt`, presenting `token` (an agent token whose `cnf.jwk` is this
+    /// client's key) in `Signature-Key` (AGT-08, the draft's default). Ignored for a client
+    /// built with [`AAuthClient::with_signer`].
+    // TODO(jwt): accept an `aauth_sig::TokenRefresher` so long-running agents renew tokens;
+    // needs an async `RequestSigner` or a pre-send refresh hook.
+    pub fn use_agent_token(self, token: aauth_sig::AgentToken) -> Self {
+        match self.key {
+            KeyChoice::Key(k) | KeyChoice::AgentToken(k, _) => AAuthClientBuilder {
+                key: KeyChoice::AgentToken(k, token),
+                ..self
+            },
+            KeyChoice::Signer(_) => self,
+        }
     }
 
     /// Handle `202` interaction requirements: call back, poll, then re-send the request with the
@@ -268,6 +289,7 @@ impl AAuthClientBuilder {
         };
         let signer: Arc<dyn RequestSigner> = match self.key {
             KeyChoice::Key(k) => Arc::new(Signer::hwk(k)),
+            KeyChoice::AgentToken(k, t) => Arc::new(Signer::jwt(k, &t)),
             KeyChoice::Signer(s) => s,
         };
         Ok(AAuthClient {

@@ -5,6 +5,7 @@
 pub mod demo_resource;
 pub mod keyfile;
 pub mod person;
+pub mod verify;
 
 /// reqwest runs on rustls with ring as its only provider.
 pub fn install_ring_provider() {

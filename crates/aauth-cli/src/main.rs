@@ -1,24 +1,30 @@
-//! `aauth`: generate keys, fetch AAuth-protected resources, run the demo resource, and run the
-//! whole two-party flow end to end.
+//! `aauth`: generate keys, fetch AAuth-protected resources, sign requests for other tools,
+//! verify captured requests, run the demo resource, and run the whole two-party flow.
 //!
 //! Exit codes: 0 success · 1 error · 2 usage · 3 access denied · 4 expired or timed out ·
-//! 5 signature rejected.
+//! 5 signature rejected (or `verify`: invalid) · 6 the resource answered a non-2xx status ·
+//! 130 interrupted.
+use std::io::{IsTerminal, Read};
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
 
-use aauth_agent::{AAuthClient, AAuthError};
-use aauth_cli::{demo_resource, keyfile, person};
+use aauth_agent::{
+    AAuthClient, AAuthError, CancellationToken, FileSessionCache, InteractionPrompt, ProtocolEvent,
+};
+use aauth_cli::{demo_resource, keyfile, person, verify};
 use aauth_sig::{Algorithm, SigningKey};
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
 
 #[derive(Parser)]
 #[command(name = "aauth", version, about = "AAuth agent and resource tools", long_about = None)]
 struct Cli {
-    /// Log protocol steps (set RUST_LOG for finer control).
-    #[arg(short, long, global = true)]
-    verbose: bool,
+    /// Log internals to stderr (set RUST_LOG for finer control).
+    #[arg(long, global = true)]
+    debug: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -29,11 +35,29 @@ enum Alg {
     Es256,
 }
 
+/// The request options `fetch` and `sign` share (curl-style).
+#[derive(Args)]
+struct RequestArgs {
+    /// The URL to request.
+    url: String,
+    /// Private key: a JWK (from `aauth keygen`) or a PKCS#8 PEM, mode 0600.
+    #[arg(short, long, env = "AAUTH_KEY", default_value = "aauth-key.jwk")]
+    key: PathBuf,
+    #[arg(short = 'X', long, default_value = "GET")]
+    method: String,
+    /// Extra header, `Name: value` (repeatable).
+    #[arg(short = 'H', long = "header")]
+    headers: Vec<String>,
+    /// Request body (`@file` reads a file, `@-` standard input).
+    #[arg(short = 'd', long)]
+    data: Option<String>,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Generate a signing key and write it as a private JWK (mode 0600).
     Keygen {
-        #[arg(long, default_value = "aauth-key.jwk")]
+        #[arg(short, long, default_value = "aauth-key.jwk")]
         out: PathBuf,
         #[arg(long, value_enum, default_value = "ed25519")]
         alg: Alg,
@@ -43,28 +67,67 @@ enum Command {
     },
     /// Print the RFC 7638 thumbprint of a key file (the agent's pseudonymous identity).
     Thumbprint {
-        #[arg(long, default_value = "aauth-key.jwk")]
+        #[arg(short, long, env = "AAUTH_KEY", default_value = "aauth-key.jwk")]
         key: PathBuf,
+        /// Print the public JWK as well, as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Send a signed request; handle a person's approval if the resource asks for one.
     Fetch {
-        url: String,
-        #[arg(long, default_value = "aauth-key.jwk")]
-        key: PathBuf,
-        #[arg(short = 'X', long, default_value = "GET")]
-        method: String,
-        /// Extra header, `Name: value` (repeatable).
-        #[arg(short = 'H', long = "header")]
-        headers: Vec<String>,
-        /// Request body.
-        #[arg(short = 'd', long)]
-        data: Option<String>,
+        #[command(flatten)]
+        req: RequestArgs,
         /// Print the response status and headers before the body.
         #[arg(short = 'i', long)]
         include: bool,
+        /// Show each protocol step and the signature bases on stderr.
+        #[arg(short, long)]
+        verbose: bool,
+        /// Print the response as JSON: {status, headers, body}.
+        #[arg(long)]
+        json: bool,
         /// Seconds to wait for the person's decision.
         #[arg(long, default_value_t = 300)]
         timeout: u64,
+        /// Open the approval page in the browser.
+        #[arg(long)]
+        open: bool,
+        /// Never draw a QR code.
+        #[arg(long)]
+        no_qr: bool,
+        /// Session-token file (kept across runs, mode 0600); default `<key>.sessions.json`.
+        #[arg(long, env = "AAUTH_SESSIONS")]
+        sessions: Option<PathBuf>,
+        /// Keep session tokens in memory only.
+        #[arg(long, conflicts_with = "sessions")]
+        no_sessions: bool,
+    },
+    /// Print the signature headers for a request, so any HTTP tool can send it.
+    Sign {
+        #[command(flatten)]
+        req: RequestArgs,
+        /// Print JSON {headers, signature_base} instead of header lines.
+        #[arg(long)]
+        json: bool,
+        /// Also print the signature base (on stderr).
+        #[arg(short, long)]
+        verbose: bool,
+    },
+    /// Verify a captured request (raw HTTP or JSON {method, url, headers, body}); prints the
+    /// verdict as JSON.
+    Verify {
+        /// File with the capture, `-` for standard input.
+        #[arg(default_value = "-")]
+        file: PathBuf,
+        /// Pin the clock (Unix seconds) to check recorded vectors.
+        #[arg(long)]
+        now: Option<u64>,
+        /// Freshness window in seconds.
+        #[arg(long, default_value_t = 60)]
+        window: u64,
+        /// Scheme for an origin-form request target (`GET /path` + `Host`).
+        #[arg(long, default_value = "https")]
+        scheme: String,
     },
     /// Run the demo resource: `/data` needs a person's approval.
     Serve {
@@ -82,6 +145,14 @@ enum Command {
         /// Seconds to wait for the person's decision.
         #[arg(long, default_value_t = 300)]
         timeout: u64,
+        /// Open the approval page in the browser.
+        #[arg(long)]
+        open: bool,
+    },
+    /// Print a shell completion script (e.g. `aauth completions bash > ~/.aauth.bash`).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
     },
 }
 
@@ -111,13 +182,23 @@ impl From<AAuthError> for Failure {
     fn from(e: AAuthError) -> Self {
         match &e {
             AAuthError::Denied { .. } => Failure::new(e, 3),
-            AAuthError::Expired | AAuthError::Timeout(_) => {
-                Failure::new(e, 4).hint("run the command again and approve within the time limit")
-            }
+            AAuthError::Expired | AAuthError::Timeout(_) => Failure::new(e, 4)
+                .hint("run the command again and approve within the time limit (--timeout)"),
+            AAuthError::Gone { .. } => Failure::new(e, 4).hint("start over with a new request"),
             AAuthError::Signature { .. } => Failure::new(e, 5)
                 .hint("check the machine's clock and that the resource accepts this key type"),
             AAuthError::Http(_) => {
                 Failure::new(e, 1).hint("is the resource running and reachable?")
+            }
+            AAuthError::Cancelled => Failure::new(e, 130),
+            AAuthError::CrossOriginLocation(_) => {
+                Failure::new(e, 1).hint("the resource is misconfigured; refusing to follow it")
+            }
+            AAuthError::Requirement(_) | AAuthError::UnsupportedRequirement(_) => {
+                Failure::new(e, 1).hint("this flow needs a person server or agent token")
+            }
+            AAuthError::BodyNotReplayable => {
+                Failure::new(e, 1).hint("send a smaller body, or approve first with a GET")
             }
             _ => Failure::new(e, 1),
         }
@@ -125,8 +206,15 @@ impl From<AAuthError> for Failure {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let filter = if cli.verbose {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            // Help and version go to stdout with 0; usage errors are exit code 2.
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    let filter = if cli.debug {
         "info,aauth=debug"
     } else {
         "warn"
@@ -169,113 +257,456 @@ async fn run(command: Command) -> Result<(), Failure> {
             println!("thumbprint {}", key.thumbprint());
             Ok(())
         }
-        Command::Thumbprint { key } => {
+        Command::Thumbprint { key, json } => {
             let key = load_key(&key)?;
-            println!("{}", key.thumbprint());
+            if json {
+                let out = serde_json::json!({
+                    "thumbprint": key.thumbprint().as_str(),
+                    "alg": key.algorithm().jose_name(),
+                    "jwk": serde_json::to_value(key.public_jwk()).unwrap_or_default(),
+                });
+                println!("{out}");
+            } else {
+                println!("{}", key.thumbprint());
+            }
             Ok(())
         }
         Command::Fetch {
-            url,
-            key,
-            method,
-            headers,
-            data,
+            req,
             include,
+            verbose,
+            json,
             timeout,
-        } => fetch(url, key, method, headers, data, include, timeout).await,
+            open,
+            no_qr,
+            sessions,
+            no_sessions,
+        } => {
+            let sessions = if no_sessions {
+                None
+            } else {
+                Some(sessions.unwrap_or_else(|| default_sessions_path(&req.key)))
+            };
+            let opts = FetchOptions {
+                include,
+                verbose,
+                json,
+                timeout,
+                open,
+                qr: !no_qr,
+                sessions,
+            };
+            fetch(req, opts).await
+        }
+        Command::Sign { req, json, verbose } => sign(req, json, verbose).await,
+        Command::Verify {
+            file,
+            now,
+            window,
+            scheme,
+        } => verify_cmd(&file, now, window, &scheme),
         Command::Serve { listen, public_url } => serve(listen, public_url).await,
         Command::Demo {
             auto_approve,
             timeout,
-        } => demo(auto_approve, timeout).await,
+            open,
+        } => demo(auto_approve, timeout, open).await,
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "aauth", &mut std::io::stdout());
+            Ok(())
+        }
     }
 }
 
-fn load_key(path: &std::path::Path) -> Result<SigningKey, Failure> {
+fn default_sessions_path(key: &Path) -> PathBuf {
+    let mut s = key.as_os_str().to_owned();
+    s.push(".sessions.json");
+    PathBuf::from(s)
+}
+
+fn load_key(path: &Path) -> Result<SigningKey, Failure> {
     keyfile::load(path).map_err(|e| match e {
         keyfile::KeyFileError::Read { .. } => {
             Failure::new(e, 1).hint("create one with `aauth keygen`")
+        }
+        keyfile::KeyFileError::TooOpen { .. } => {
+            Failure::new(e, 1).hint("a signing key is an identity: keep it private")
         }
         _ => Failure::new(e, 1),
     })
 }
 
-fn client(key: SigningKey, timeout: u64, auto_approve: bool) -> Result<AAuthClient, Failure> {
-    AAuthClient::builder(key)
-        .use_hwk()
-        .with_interaction_handling(|o| {
-            o.on_interaction_required(move |prompt| async move {
-                let url = prompt.approval_url();
-                println!("Approve at: {url}");
-                if auto_approve {
-                    println!("(auto-approve: playing the person at the interaction page)");
-                    tokio::spawn(async move {
-                        // Give the agent's first poll a moment, as a person would.
-                        tokio::time::sleep(Duration::from_millis(300)).await;
-                        if let Err(e) = person::decide(&url, person::Choice::Approve).await {
-                            eprintln!("auto-approve failed: {e}");
-                        }
-                    });
-                } else {
-                    println!("Waiting for the approval (code {}) …", prompt.code);
-                }
-            });
-            o.polling_timeout(Duration::from_secs(timeout));
-        })
-        .build()
-        .map_err(Failure::from)
+fn read_data(data: &str) -> Result<Vec<u8>, Failure> {
+    match data.strip_prefix('@') {
+        Some("-") => {
+            let mut buf = Vec::new();
+            std::io::stdin()
+                .read_to_end(&mut buf)
+                .map_err(|e| Failure::new(format!("cannot read standard input: {e}"), 1))?;
+            Ok(buf)
+        }
+        Some(path) => {
+            std::fs::read(path).map_err(|e| Failure::new(format!("cannot read {path}: {e}"), 1))
+        }
+        None => Ok(data.as_bytes().to_vec()),
+    }
 }
 
-async fn fetch(
-    url: String,
-    key: PathBuf,
-    method: String,
-    headers: Vec<String>,
-    data: Option<String>,
-    include: bool,
-    timeout: u64,
-) -> Result<(), Failure> {
-    let key = load_key(&key)?;
-    let method = http::Method::from_bytes(method.to_ascii_uppercase().as_bytes())
-        .map_err(|_| Failure::new(format!("invalid method {method}"), 2))?;
-    let client = client(key, timeout, false)?;
-    let mut req = client.request(method, &url);
-    for h in headers {
+/// Builds the request from curl-style arguments.
+fn build_request(
+    client: &AAuthClient,
+    req: &RequestArgs,
+) -> Result<aauth_agent::RequestBuilder, Failure> {
+    let method = http::Method::from_bytes(req.method.to_ascii_uppercase().as_bytes())
+        .map_err(|_| Failure::new(format!("invalid method {:?}", req.method), 2))?;
+    let url = url::Url::parse(&req.url)
+        .map_err(|e| Failure::new(format!("invalid URL {:?}: {e}", req.url), 2))?;
+    let mut builder = client.request(method, url.as_str());
+    for h in &req.headers {
         let Some((name, value)) = h.split_once(':') else {
             return Err(Failure::new(
                 format!("header {h:?} is not `Name: value`"),
                 2,
             ));
         };
-        req = req.header(name.trim(), value.trim());
+        if http::HeaderName::from_bytes(name.trim().as_bytes()).is_err()
+            || http::HeaderValue::from_str(value.trim()).is_err()
+        {
+            return Err(Failure::new(format!("header {h:?} is not valid"), 2));
+        }
+        builder = builder.header(name.trim(), value.trim());
     }
-    if let Some(d) = data {
-        req = req.body(d);
+    if let Some(d) = &req.data {
+        builder = builder.body(read_data(d)?);
     }
-    let resp = req.send().await?;
-    print_response(resp, include).await
+    Ok(builder)
 }
 
-async fn print_response(resp: reqwest::Response, include: bool) -> Result<(), Failure> {
-    if include {
-        println!("{:?} {}", resp.version(), resp.status());
-        for (name, value) in resp.headers() {
-            if name.as_str().eq_ignore_ascii_case("aauth-access") {
-                // A session token is a credential: never print it.
-                println!("{name}: <redacted>");
-            } else {
-                println!("{name}: {}", value.to_str().unwrap_or("<binary>"));
+struct FetchOptions {
+    include: bool,
+    verbose: bool,
+    json: bool,
+    timeout: u64,
+    open: bool,
+    qr: bool,
+    sessions: Option<PathBuf>,
+}
+
+/// The waiting-for-a-person display: URL, code, QR code, spinner with elapsed time.
+#[derive(Clone, Default)]
+struct WaitUi {
+    spinner: Arc<Mutex<Option<ProgressBar>>>,
+}
+
+impl WaitUi {
+    fn show(&self, prompt: &InteractionPrompt, qr: bool, open: bool) {
+        let url = prompt.approval_url();
+        eprintln!("Approve at: {url}");
+        eprintln!("Code:       {}", prompt.code);
+        let tty = std::io::stderr().is_terminal();
+        if qr
+            && tty
+            && let Ok(code) = qrcode::QrCode::new(url.as_bytes())
+        {
+            let art = code
+                .render::<qrcode::render::unicode::Dense1x2>()
+                .quiet_zone(true)
+                .build();
+            eprintln!("{art}");
+        }
+        if open && let Err(e) = webbrowser::open(&url) {
+            eprintln!("(could not open a browser: {e})");
+        }
+        let pb = ProgressBar::new_spinner();
+        if !tty {
+            pb.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+        }
+        pb.set_style(
+            ProgressStyle::with_template("{spinner} {msg} ({elapsed})")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        );
+        pb.set_message("waiting for the person to approve");
+        pb.enable_steady_tick(Duration::from_millis(120));
+        if let Ok(mut s) = self.spinner.lock()
+            && let Some(old) = s.replace(pb)
+        {
+            old.finish_and_clear();
+        }
+    }
+
+    fn message(&self, msg: &'static str) {
+        if let Ok(s) = self.spinner.lock()
+            && let Some(pb) = s.as_ref()
+        {
+            pb.set_message(msg);
+        }
+    }
+
+    fn done(&self) {
+        if let Ok(mut s) = self.spinner.lock()
+            && let Some(pb) = s.take()
+        {
+            pb.finish_and_clear();
+        }
+    }
+}
+
+/// Prints one protocol step for `-v`, on stderr, never a token.
+fn print_event(e: &ProtocolEvent) {
+    match e {
+        ProtocolEvent::Metadata { origin, metadata } => match metadata {
+            Some(m) => eprintln!(
+                "* metadata {origin}: access_mode={} extra components={:?}",
+                m.access_mode.as_deref().unwrap_or("-"),
+                m.additional_signature_components
+            ),
+            None => eprintln!("* no usable metadata at {origin}"),
+        },
+        ProtocolEvent::Signed { method, url, base } => {
+            eprintln!("> {method} {url}");
+            eprintln!("* signature base:");
+            for line in base.lines() {
+                eprintln!("*   {line}");
             }
         }
-        println!();
+        ProtocolEvent::Response {
+            method,
+            url,
+            status,
+        } => eprintln!("< {status} for {method} {url}"),
+        ProtocolEvent::Resigning { components } => {
+            eprintln!("* resource requires {components:?}; re-signing once")
+        }
+        ProtocolEvent::Interaction { location, .. } => {
+            eprintln!("* interaction required; polling {location}")
+        }
+        ProtocolEvent::AwaitingApproval { location } => {
+            eprintln!("* approval required; polling {location}")
+        }
+        ProtocolEvent::Waiting { wait, attempt } => {
+            eprintln!("* waiting {}s before poll {}", wait.as_secs(), attempt + 1)
+        }
+        ProtocolEvent::Polled {
+            status,
+            interacting,
+        } => eprintln!(
+            "< poll {status}{}",
+            if *interacting {
+                " (person is on the page)"
+            } else {
+                ""
+            }
+        ),
+        ProtocolEvent::SessionStored { origin, rotated } => eprintln!(
+            "* session token {} for {origin}",
+            if *rotated { "rotated" } else { "stored" }
+        ),
+        ProtocolEvent::SessionDropped { origin } => {
+            eprintln!("* session token for {origin} dropped")
+        }
+        ProtocolEvent::Withdrawn { location } => eprintln!("* withdrew {location}"),
+        _ => {}
     }
+}
+
+type Show = Arc<dyn Fn(InteractionPrompt) + Send + Sync>;
+
+fn interactive_client(
+    key: SigningKey,
+    timeout: u64,
+    verbose: bool,
+    ui: WaitUi,
+    show: Show,
+    sessions: Option<&Path>,
+) -> Result<AAuthClient, Failure> {
+    let mut builder = AAuthClient::builder(key)
+        .use_hwk()
+        .on_event(move |e| {
+            if verbose {
+                print_event(e);
+            }
+            if let ProtocolEvent::Polled {
+                interacting: true, ..
+            } = e
+            {
+                ui.message("the person is on the approval page");
+            }
+        })
+        .with_interaction_handling(move |o| {
+            o.on_interaction_required(move |prompt| {
+                show(prompt);
+                async {}
+            });
+            o.polling_timeout(Duration::from_secs(timeout));
+        });
+    if let Some(path) = sessions {
+        let cache = FileSessionCache::open(path)
+            .map_err(|e| Failure::new(e, 1).hint("delete the file or pass --no-sessions"))?;
+        builder = builder.session_cache(Arc::new(cache));
+    }
+    builder.build().map_err(Failure::from)
+}
+
+/// Ctrl-C while waiting cancels the wait (and withdraws the pending request).
+fn cancel_on_ctrl_c() -> CancellationToken {
+    let token = CancellationToken::new();
+    let t = token.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            t.cancel();
+        }
+    });
+    token
+}
+
+async fn fetch(req: RequestArgs, opts: FetchOptions) -> Result<(), Failure> {
+    let key = load_key(&req.key)?;
+    let ui = WaitUi::default();
+    let show_ui = ui.clone();
+    let (qr, open) = (opts.qr, opts.open);
+    let client = interactive_client(
+        key,
+        opts.timeout,
+        opts.verbose,
+        ui.clone(),
+        Arc::new(move |p| show_ui.show(&p, qr, open)),
+        opts.sessions.as_deref(),
+    )?;
+    let builder = build_request(&client, &req)?.cancel_on(cancel_on_ctrl_c());
+    let result = builder.send().await;
+    ui.done();
+    let resp = result?;
+    print_response(resp, opts.include, opts.json).await
+}
+
+async fn print_response(resp: reqwest::Response, include: bool, json: bool) -> Result<(), Failure> {
     let status = resp.status();
+    let version = resp.version();
+    let headers: Vec<(String, String)> = resp
+        .headers()
+        .iter()
+        .map(|(name, value)| {
+            let v = if name.as_str().eq_ignore_ascii_case("aauth-access") {
+                // A session token is a credential: never print it.
+                "<redacted>".to_owned()
+            } else {
+                value.to_str().unwrap_or("<binary>").to_owned()
+            };
+            (name.as_str().to_owned(), v)
+        })
+        .collect();
     let body = resp.text().await.map_err(|e| Failure::new(e, 1))?;
-    println!("{body}");
+    if json {
+        let mut map = serde_json::Map::new();
+        for (k, v) in &headers {
+            map.insert(k.clone(), serde_json::Value::String(v.clone()));
+        }
+        let parsed = serde_json::from_str::<serde_json::Value>(&body)
+            .unwrap_or(serde_json::Value::String(body.clone()));
+        println!(
+            "{}",
+            serde_json::json!({"status": status.as_u16(), "headers": map, "body": parsed})
+        );
+    } else {
+        if include {
+            println!("{version:?} {status}");
+            for (k, v) in &headers {
+                println!("{k}: {v}");
+            }
+            println!();
+        }
+        println!("{body}");
+    }
     if status.is_success() {
         Ok(())
     } else {
-        Err(Failure::new(format!("the resource answered {status}"), 1))
+        Err(Failure::new(format!("the resource answered {status}"), 6))
+    }
+}
+
+async fn sign(req: RequestArgs, json: bool, verbose: bool) -> Result<(), Failure> {
+    let key = load_key(&req.key)?;
+    // No metadata fetch: `sign` works offline.
+    let client = AAuthClient::builder(key)
+        .use_hwk()
+        .resource_metadata(false)
+        .build()
+        .map_err(Failure::from)?;
+    let mut request = build_request(&client, &req)?
+        .build()
+        .map_err(Failure::from)?;
+    let base = client.signature_base(&request).map_err(Failure::from)?;
+    client.sign(&mut request).map_err(Failure::from)?;
+    let names = [
+        ("signature-key", "Signature-Key"),
+        ("signature-input", "Signature-Input"),
+        ("signature", "Signature"),
+    ];
+    if verbose {
+        eprintln!("signature base:\n{base}");
+    }
+    let value = |n: &str| {
+        request
+            .headers()
+            .get(n)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    if json {
+        let mut map = serde_json::Map::new();
+        for (n, _) in names {
+            if let Some(v) = value(n) {
+                map.insert(n.to_owned(), serde_json::Value::String(v));
+            }
+        }
+        println!(
+            "{}",
+            serde_json::json!({"headers": map, "signature_base": base})
+        );
+    } else {
+        for (n, display) in names {
+            if let Some(v) = value(n) {
+                println!("{display}: {v}");
+            }
+        }
+    }
+    Ok(())
+}
+
+fn verify_cmd(file: &Path, now: Option<u64>, window: u64, scheme: &str) -> Result<(), Failure> {
+    let text = if file.as_os_str() == "-" {
+        let mut s = String::new();
+        std::io::stdin()
+            .read_to_string(&mut s)
+            .map_err(|e| Failure::new(format!("cannot read standard input: {e}"), 1))?;
+        s
+    } else {
+        std::fs::read_to_string(file)
+            .map_err(|e| Failure::new(format!("cannot read {}: {e}", file.display()), 1))?
+    };
+    let captured = verify::parse_capture(&text, scheme)
+        .map_err(|e| Failure::new(e, 2).hint("give raw HTTP or JSON {method, url, headers}"))?;
+    let now = now.unwrap_or_else(|| {
+        SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0)
+    });
+    let verdict = verify::verify(&captured, now, Duration::from_secs(window));
+    println!(
+        "{}",
+        serde_json::to_string(&verdict).unwrap_or_else(|_| "{}".into())
+    );
+    if verdict.verdict == "valid" {
+        Ok(())
+    } else {
+        Err(Failure::new(
+            format!(
+                "signature invalid: {}",
+                verdict.signature_error.as_deref().unwrap_or("unknown")
+            ),
+            5,
+        ))
     }
 }
 
@@ -303,7 +734,7 @@ async fn serve(listen: SocketAddr, public_url: Option<String>) -> Result<(), Fai
     }
 }
 
-async fn demo(auto_approve: bool, timeout: u64) -> Result<(), Failure> {
+async fn demo(auto_approve: bool, timeout: u64, open: bool) -> Result<(), Failure> {
     let (_addr, resource, _handle) = demo_resource::spawn(([127, 0, 0, 1], 0).into(), None)
         .await
         .map_err(|e| Failure::new(e, 1))?;
@@ -320,17 +751,37 @@ async fn demo(auto_approve: bool, timeout: u64) -> Result<(), Failure> {
         "2. Agent key generated (Ed25519, thumbprint {})",
         key.thumbprint()
     );
-    let client = client(key, timeout, auto_approve)?;
+    let ui = WaitUi::default();
+    let show_ui = ui.clone();
+    let show: Show = Arc::new(move |prompt| {
+        if auto_approve {
+            let url = prompt.approval_url();
+            println!("Approve at: {url}");
+            println!("(auto-approve: playing the person at the interaction page)");
+            tokio::spawn(async move {
+                // Give the agent's first poll a moment, as a person would.
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                if let Err(e) = person::decide(&url, person::Choice::Approve).await {
+                    eprintln!("auto-approve failed: {e}");
+                }
+            });
+        } else {
+            show_ui.show(&prompt, true, open);
+        }
+    });
+    let client = interactive_client(key, timeout, false, ui.clone(), show, None)?;
     let url = format!("{}/data", resource.origin());
     println!("3. Agent: signed GET {url}");
-    let resp = client.get(&url).send().await?;
+    let result = client.get(&url).cancel_on(cancel_on_ctrl_c()).send().await;
+    ui.done();
+    let resp = result?;
     let has_token = client.session_token(resource.origin()).is_some();
     println!(
         "4. Approved; session token {}; request re-sent with Authorization: AAuth",
         if has_token { "received" } else { "not issued" }
     );
     println!("5. Resource answered {}:", resp.status());
-    print_response(resp, false).await?;
+    print_response(resp, false, false).await?;
     // A second call rides on the session token, with no new approval.
     let again = client.get(&url).send().await?;
     println!(
