@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 mod agent;
+mod bench;
 mod interop;
 mod raw;
 mod report;
@@ -39,6 +40,8 @@ enum Command {
         #[arg(long, default_value_t = 5)]
         samples: usize,
     },
+    /// Performance side by side with the peers (release build); see docs/performance.md.
+    Bench(bench::Args),
 }
 
 #[derive(Subcommand)]
@@ -125,6 +128,7 @@ fn main() -> ExitCode {
         }
     };
     let (title, json, result) = match cli.command {
+        Command::Bench(args) => return bench::run(args),
         Command::Conformance {
             mode:
                 Mode::Resource {
