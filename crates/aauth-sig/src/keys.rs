@@ -266,6 +266,7 @@ impl SigningKey {
             public,
             jwk: jwk.clone(),
             thumbprint: self.inner.thumbprint.clone(),
+            point_checked: true,
         }
     }
 }
@@ -301,6 +302,9 @@ pub struct VerifyingKey {
     public: PublicBytes,
     jwk: Jwk,
     thumbprint: Thumbprint,
+    /// Whether the P-256 point has been checked (always true for Ed25519, whose length check
+    /// is all there is before verifying). See [`VerifyingKey::ensure_valid`].
+    point_checked: bool,
 }
 
 impl fmt::Debug for VerifyingKey {
@@ -325,6 +329,21 @@ impl VerifyingKey {
 
     /// As [`VerifyingKey::from_jwk`], taking ownership to avoid a copy on the hot path.
     pub fn from_jwk_owned(jwk: Jwk, policy: &KeyPolicy) -> Result<Self, VerifyError> {
+        let key = Self::from_jwk_deferred(jwk, policy)?;
+        key.ensure_valid()?;
+        Ok(VerifyingKey {
+            point_checked: true,
+            ..key
+        })
+    }
+
+    /// As [`VerifyingKey::from_jwk_owned`] but leaves the P-256 on-curve check to
+    /// [`VerifyingKey::ensure_valid`]. The check costs two scalar multiplications, about as
+    /// much as the ECDSA verification itself, and is redundant when the signature verifies
+    /// (ring refuses an off-curve point when verifying). The verifier therefore runs it only
+    /// when verification fails, to report `invalid_key` rather than `invalid_signature`; the
+    /// outcome is the same as checking first.
+    pub(crate) fn from_jwk_deferred(jwk: Jwk, policy: &KeyPolicy) -> Result<Self, VerifyError> {
         let alg = key_algorithm(
             &jwk,
             policy.legacy_algorithms || policy.derive_missing_alg,
@@ -356,7 +375,6 @@ impl VerifyingKey {
                 point[0] = 4;
                 point[1..33].copy_from_slice(&x);
                 point[33..].copy_from_slice(&y);
-                validate_p256_point(&point)?;
                 PublicBytes::P256(Box::new(point))
             }
         };
@@ -368,7 +386,17 @@ impl VerifyingKey {
             public,
             jwk,
             thumbprint,
+            point_checked: false,
         })
+    }
+
+    /// The full public-key validation (SK-12): for P-256, the point is on the curve and not
+    /// the identity. Keys from [`VerifyingKey::from_jwk`] have passed it already.
+    pub fn ensure_valid(&self) -> Result<(), VerifyError> {
+        match &self.public {
+            PublicBytes::P256(point) if !self.point_checked => validate_p256_point(point),
+            _ => Ok(()),
+        }
     }
 
     /// The algorithm, taken from the key's `alg`.

@@ -265,7 +265,7 @@ impl DiscoveryResolver {
         }
 
         // cnf.jwk: alg required and fully specified (SIG-03), consistent with kty/crv.
-        let key = VerifyingKey::from_jwk_owned(cnf_jwk, &ctx.key_policy)?;
+        let key = VerifyingKey::from_jwk_deferred(cnf_jwk, &ctx.key_policy)?;
         let identity = AgentIdentity {
             agent_id: sub.to_owned(),
             issuer: iss.to_owned(),
@@ -321,7 +321,7 @@ impl DiscoveryResolver {
             .await
             .map_err(|e| discovery_error(e, false))?;
         let jwk = jwk_from_value(&jwk).ok_or(VerifyError::InvalidKey("key is not a JWK"))?;
-        let key = VerifyingKey::from_jwk_owned(jwk, &ctx.key_policy)?;
+        let key = VerifyingKey::from_jwk_deferred(jwk, &ctx.key_policy)?;
         Ok(ResolvedKey {
             key,
             identity: Some(SignerIdentity::JwksUri {

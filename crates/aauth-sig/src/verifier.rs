@@ -513,7 +513,7 @@ impl Verifier {
             legacy_algorithms: self.config.legacy_algorithms,
             derive_missing_alg: self.config.hwk_alg != HwkAlgPolicy::Required,
         };
-        VerifyingKey::from_jwk_owned(jwk, &policy)
+        VerifyingKey::from_jwk_deferred(jwk, &policy)
     }
 
     /// Steps 6–7: the key's algorithm must be accepted, then the signature must verify over
@@ -539,9 +539,22 @@ impl Verifier {
                 algorithm.jose_name().to_owned(),
             ));
         }
-        let base = prepared.base.map_err(VerifyError::Base)?;
-        key.verify(base.as_bytes(), &prepared.parsed.signature)
-            .map_err(|_| VerifyError::BadSignature)?;
+        // A key whose validation was deferred is checked only on failure, so that a bad key
+        // is still reported as `invalid_key` ahead of step 7 (SK-12).
+        let base = match prepared.base {
+            Ok(b) => b,
+            Err(e) => {
+                key.ensure_valid()?;
+                return Err(VerifyError::Base(e));
+            }
+        };
+        if key
+            .verify(base.as_bytes(), &prepared.parsed.signature)
+            .is_err()
+        {
+            key.ensure_valid()?;
+            return Err(VerifyError::BadSignature);
+        }
         let (public_jwk, thumbprint) = key.into_parts();
         if let (Some((guard, _)), Some((method, authority, path))) =
             (&self.replay, &prepared.replay)
