@@ -1634,7 +1634,10 @@ mod tests {
         assert_eq!(failed("SIG-26"), 10);
         assert!(failed("SK-12") == 2 && failed("SK-04") == 3 && failed("SIG-18") == 2);
         assert!(report.fatal() >= 40, "{}", report.fatal());
-        eprintln!("fatal rows against an accept-everything server: {}", report.fatal());
+        eprintln!(
+            "fatal rows against an accept-everything server: {}",
+            report.fatal()
+        );
         // Needs-a-person checks are skipped, never passed, against a foreign URL.
         assert!(
             report
