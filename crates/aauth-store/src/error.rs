@@ -16,4 +16,12 @@ pub enum StoreError {
     /// The operating system's random generator failed.
     #[error("random generator failure")]
     Random,
+    /// A stored record could not be decoded (written by an incompatible version, or damaged);
+    /// callers treat it like an unavailable backend and fail closed.
+    #[error("stored record is malformed")]
+    Corrupt,
+    /// The backend's configuration is unusable (e.g. a Redis URL that does not parse). The
+    /// message never contains the configured secret.
+    #[error("invalid store configuration: {0}")]
+    InvalidConfig(String),
 }

@@ -3,7 +3,8 @@
 //!
 //! Every store is an async trait used as `Arc<dyn …>`, so an application picks a backend at
 //! start-up without type parameters leaking into its router. The in-memory backend in [`memory`]
-//! is the default; a shared backend (Redis) implements the same traits for several instances.
+//! is the default; the Redis backend in `redis` (feature `redis`) implements the same traits for
+//! several instances sharing one server.
 //!
 //! Secrets are never kept in the clear: a session token is stored only as its SHA-256 hash, and
 //! the token itself exists only in the response that delivers it.
@@ -13,6 +14,8 @@ mod error;
 pub mod memory;
 pub mod pending;
 mod random;
+#[cfg(feature = "redis")]
+pub mod redis;
 pub mod revocation;
 pub mod session;
 
