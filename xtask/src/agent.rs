@@ -253,6 +253,16 @@ pub async fn run(cmd: Vec<String>) -> Result<Report, String> {
         .map_err(|e| e.to_string())?;
     let key = key_path.to_string_lossy().into_owned();
     let cmd = if cmd.is_empty() {
+        // Build first, so compile time never overlaps the script's timing checks.
+        let st = tokio::process::Command::new("cargo")
+            .args(["build", "-q", "-p", "aauth-cli"])
+            .current_dir(crate::repo_root())
+            .status()
+            .await
+            .map_err(|e| format!("cargo build -p aauth-cli: {e}"))?;
+        if !st.success() {
+            return Err(format!("cargo build -p aauth-cli failed: {st}"));
+        }
         [
             "cargo",
             "run",
