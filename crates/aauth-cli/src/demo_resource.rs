@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 
 use aauth_axum::{AAuthResource, Authorized, LocalLogin};
+use aauth_store::{PendingStore, RevocationStore, SessionTokenStore};
 use axum::Router;
 use axum::response::{Html, IntoResponse};
 use axum::routing::get;
@@ -55,9 +56,35 @@ pub fn app(resource: &AAuthResource) -> Router {
         .merge(resource.routes())
 }
 
+/// Shared stores for the demo resource (e.g. the Redis backend, so several `aauth serve`
+/// processes act as one resource). Without them the resource keeps its state in memory.
+#[derive(Clone)]
+pub struct DemoStores {
+    pub sessions: Arc<dyn SessionTokenStore>,
+    pub pending: Arc<dyn PendingStore>,
+    pub revocations: Arc<dyn RevocationStore>,
+}
+
+/// What `aauth serve` can change about the demo resource.
+#[derive(Clone, Default)]
+pub struct DemoOptions {
+    /// The demo person's login; `None` = [`demo_login`] (a password drawn for this process).
+    /// Instances that share stores share the login, so a person can sign in on any of them.
+    pub login: Option<Login>,
+    pub stores: Option<DemoStores>,
+}
+
 /// Builds the demo resource for an origin on a loopback address.
 pub fn resource(public_url: &str) -> Result<AAuthResource, aauth_axum::ConfigError> {
-    let login = demo_login();
+    resource_with(public_url, &DemoOptions::default())
+}
+
+/// [`resource`] with the login and stores of `opts`.
+pub fn resource_with(
+    public_url: &str,
+    opts: &DemoOptions,
+) -> Result<AAuthResource, aauth_axum::ConfigError> {
+    let login = opts.login.as_ref().unwrap_or_else(|| demo_login());
     if login.password.is_empty() {
         return Err(aauth_axum::ConfigError::NoAuthenticator);
     }
@@ -65,12 +92,18 @@ pub fn resource(public_url: &str) -> Result<AAuthResource, aauth_axum::ConfigErr
         .with_user(&login.username, &login.password, Some("Demo person"))
         // Browsers drop `Secure` cookies on plain-http origins.
         .secure_cookies(public_url.starts_with("https:"));
-    AAuthResource::builder(public_url)
+    let mut builder = AAuthResource::builder(public_url)
         .accept_hwk()
         .allow_insecure_loopback()
         .authenticator(Arc::new(authenticator))
-        .retry_after(1)
-        .build()
+        .retry_after(1);
+    if let Some(stores) = &opts.stores {
+        builder = builder
+            .session_store(stores.sessions.clone())
+            .pending_store(stores.pending.clone())
+            .revocation_store(stores.revocations.clone());
+    }
+    builder.build()
 }
 
 /// Binds `addr` and serves the demo app in the background; returns the bound address.
@@ -78,10 +111,19 @@ pub async fn spawn(
     addr: SocketAddr,
     public_url: Option<String>,
 ) -> std::io::Result<(SocketAddr, AAuthResource, tokio::task::JoinHandle<()>)> {
+    spawn_with(addr, public_url, DemoOptions::default()).await
+}
+
+/// [`spawn`] with the login and stores of `opts`.
+pub async fn spawn_with(
+    addr: SocketAddr,
+    public_url: Option<String>,
+    opts: DemoOptions,
+) -> std::io::Result<(SocketAddr, AAuthResource, tokio::task::JoinHandle<()>)> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;
     let url = public_url.unwrap_or_else(|| format!("http://{local}"));
-    let resource = resource(&url).map_err(|e| std::io::Error::other(e.to_string()))?;
+    let resource = resource_with(&url, &opts).map_err(|e| std::io::Error::other(e.to_string()))?;
     let router = app(&resource);
     let handle = tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, router).await {

@@ -2,6 +2,7 @@
 //! the binary and its tests.
 #![forbid(unsafe_code)]
 
+pub mod admin;
 pub mod demo_resource;
 pub mod keyfile;
 pub mod person;

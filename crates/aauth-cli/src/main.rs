@@ -136,6 +136,16 @@ enum Command {
         /// Public origin if it differs from http://<listen> (must be https unless loopback).
         #[arg(long)]
         public_url: Option<String>,
+        #[command(flatten)]
+        store: StoreArgs,
+        /// The demo person's password (shared by instances behind one origin); default: a
+        /// random one per run, printed on the console.
+        #[arg(long, env = "AAUTH_DEMO_PASSWORD", hide_env_values = true)]
+        demo_password: Option<String>,
+        /// Also serve the operator's revocation routes (loopback addresses only; see
+        /// docs/operations.md), e.g. 127.0.0.1:8081.
+        #[arg(long)]
+        admin_listen: Option<SocketAddr>,
     },
     /// Run resource and agent together and walk the two-party flow end to end.
     Demo {
@@ -154,6 +164,23 @@ enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+}
+
+/// Where `aauth serve` keeps its state.
+#[derive(Args)]
+struct StoreArgs {
+    /// `memory` (one process) or a Redis URL (`redis://[user:pass@]host[:port][/db]`) shared by
+    /// every instance of the resource.
+    #[arg(
+        long,
+        env = "AAUTH_STORE",
+        default_value = "memory",
+        hide_env_values = true
+    )]
+    store: String,
+    /// Prefix of every Redis key (instances of one resource share it).
+    #[arg(long, default_value = aauth_store::redis::DEFAULT_PREFIX)]
+    store_prefix: String,
 }
 
 /// One line of error plus a hint, and the documented exit code.
@@ -305,7 +332,13 @@ async fn run(command: Command) -> Result<(), Failure> {
             window,
             scheme,
         } => verify_cmd(&file, now, window, &scheme),
-        Command::Serve { listen, public_url } => serve(listen, public_url).await,
+        Command::Serve {
+            listen,
+            public_url,
+            store,
+            demo_password,
+            admin_listen,
+        } => serve(listen, public_url, store, demo_password, admin_listen).await,
         Command::Demo {
             auto_approve,
             timeout,
@@ -710,8 +743,58 @@ fn verify_cmd(file: &Path, now: Option<u64>, window: u64, scheme: &str) -> Resul
     }
 }
 
-async fn serve(listen: SocketAddr, public_url: Option<String>) -> Result<(), Failure> {
-    let (addr, resource, handle) = demo_resource::spawn(listen, public_url)
+/// The stores `--store` names: `None` for memory.
+async fn open_stores(args: &StoreArgs) -> Result<Option<demo_resource::DemoStores>, Failure> {
+    use aauth_store::redis::{RedisBackend, RedisConfig};
+    if args.store == "memory" {
+        return Ok(None);
+    }
+    if !(args.store.starts_with("redis://") || args.store.starts_with("rediss://")) {
+        return Err(Failure::new(
+            "--store must be `memory` or a redis:// URL",
+            2,
+        ));
+    }
+    let config = RedisConfig::new(args.store.as_str()).prefix(args.store_prefix.as_str());
+    let shown = config.redacted_url();
+    let backend = RedisBackend::connect(config).await.map_err(|e| {
+        Failure::new(format!("store {shown}: {e}"), 1)
+            .hint("is Redis running? (redis-cli -u URL ping)")
+    })?;
+    println!(
+        "State in Redis at {shown}, key prefix {:?}",
+        args.store_prefix
+    );
+    Ok(Some(demo_resource::DemoStores {
+        sessions: Arc::new(backend.session_store()),
+        pending: Arc::new(backend.pending_store()),
+        revocations: Arc::new(backend.revocation_store()),
+    }))
+}
+
+async fn serve(
+    listen: SocketAddr,
+    public_url: Option<String>,
+    store: StoreArgs,
+    demo_password: Option<String>,
+    admin_listen: Option<SocketAddr>,
+) -> Result<(), Failure> {
+    let shared_password = demo_password.is_some();
+    let login = match demo_password {
+        Some(p) if p.is_empty() => {
+            return Err(Failure::new("--demo-password must not be empty", 2));
+        }
+        Some(password) => person::Login {
+            username: demo_resource::DEMO_USER.to_owned(),
+            password,
+        },
+        None => demo_resource::demo_login().clone(),
+    };
+    let opts = demo_resource::DemoOptions {
+        login: Some(login.clone()),
+        stores: open_stores(&store).await?,
+    };
+    let (addr, resource, handle) = demo_resource::spawn_with(listen, public_url, opts)
         .await
         .map_err(|e| Failure::new(e, 1).hint("is the port free? try --listen 127.0.0.1:0"))?;
     println!(
@@ -723,13 +806,38 @@ async fn serve(listen: SocketAddr, public_url: Option<String>) -> Result<(), Fai
         resource.origin(),
         resource.origin()
     );
-    let login = demo_resource::demo_login();
-    println!(
-        "Interaction page sign-in: user {}, password {} (valid for this run only)",
-        login.username, login.password
-    );
+    if shared_password {
+        println!(
+            "Interaction page sign-in: user {}, password from --demo-password / AAUTH_DEMO_PASSWORD",
+            login.username
+        );
+    } else {
+        println!(
+            "Interaction page sign-in: user {}, password {} (valid for this run only)",
+            login.username, login.password
+        );
+    }
+    let admin = match admin_listen {
+        Some(a) => {
+            let (bound, handle) = aauth_cli::admin::spawn(a, resource.clone())
+                .await
+                .map_err(|e| Failure::new(format!("--admin-listen {a}: {e}"), 2))?;
+            println!("Admin (revocation) routes on http://{bound}");
+            Some(handle)
+        }
+        None => None,
+    };
+    let admin_stopped = async {
+        match admin {
+            Some(h) => {
+                let _ = h.await;
+            }
+            None => std::future::pending().await,
+        }
+    };
     tokio::select! {
         _ = handle => Err(Failure::new("the server stopped", 1)),
+        _ = admin_stopped => Err(Failure::new("the admin listener stopped", 1)),
         _ = tokio::signal::ctrl_c() => Ok(()),
     }
 }

@@ -101,6 +101,17 @@ pub async fn decide_as(
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()?;
+    decide_with(&http, approval_url, login, choice).await
+}
+
+/// [`decide_as`] over a caller's HTTP client (e.g. one that resolves the resource's host to a
+/// particular instance). The client must not follow redirects.
+pub async fn decide_with(
+    http: &reqwest::Client,
+    approval_url: &str,
+    login: Option<&Login>,
+    choice: Choice,
+) -> Result<(), PersonError> {
     let mut jar: Vec<String> = Vec::new();
     let mut page = http.get(approval_url).send().await?;
     if page.status() == StatusCode::SEE_OTHER {

@@ -1,0 +1,113 @@
+//! The operator's revocation routes behind `aauth serve --admin-listen ADDR`.
+//!
+//! They call [`AAuthResource`]'s `revoke_*` methods, which act on the (possibly shared) session
+//! store, so a revocation made through one instance holds on every instance sharing the store.
+//! There is no authentication on these routes: the listener only binds loopback addresses, it
+//! is off unless asked for, and it can only take access away (never grant it). Anyone who can
+//! open a loopback connection on the host can therefore end sessions; do not enable it on a
+//! host shared with untrusted users (docs/operations.md).
+//!
+//! | route | effect |
+//! |---|---|
+//! | `POST /revoke/key/{thumbprint}` | every session of that agent key |
+//! | `POST /revoke/person/{person}` | every session the person approved |
+//! | `POST /revoke/agent/{agent_id}` | every session of that agent identifier |
+//! | `POST /revoke/session` (body: the token) | that session token |
+//!
+//! Each answers `200 {"revoked": n}`, or `503` problem+json when the store is unavailable.
+use std::net::SocketAddr;
+
+use aauth_axum::AAuthResource;
+use aauth_wire::Thumbprint;
+use aauth_wire::access::SessionToken;
+use aauth_wire::problem::{PROBLEM_JSON, ProblemDetails};
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::StatusCode;
+use axum::http::header::CONTENT_TYPE;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+
+/// The largest body `POST /revoke/session` reads.
+const MAX_BODY: usize = 4096;
+
+fn revoked(n: usize) -> Response {
+    axum::Json(serde_json::json!({ "revoked": n })).into_response()
+}
+
+fn problem(status: StatusCode, error: &str, detail: &str) -> Response {
+    let body = ProblemDetails::new(error, detail)
+        .with_status(status)
+        .to_json_bytes();
+    (status, [(CONTENT_TYPE, PROBLEM_JSON)], body).into_response()
+}
+
+fn answer<E: std::fmt::Display>(r: Result<usize, E>) -> Response {
+    match r {
+        Ok(n) => revoked(n),
+        Err(e) => {
+            tracing::warn!(error = %e, "admin revocation failed");
+            problem(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "temporarily_unavailable",
+                "the resource's state store is unavailable",
+            )
+        }
+    }
+}
+
+async fn by_key(State(r): State<AAuthResource>, Path(jkt): Path<String>) -> Response {
+    answer(r.revoke_agent_key(&Thumbprint::from_encoded(jkt)).await)
+}
+
+async fn by_person(State(r): State<AAuthResource>, Path(person): Path<String>) -> Response {
+    answer(r.revoke_person(&person).await)
+}
+
+async fn by_agent(State(r): State<AAuthResource>, Path(agent): Path<String>) -> Response {
+    answer(r.revoke_agent(&agent).await)
+}
+
+async fn by_token(State(r): State<AAuthResource>, body: String) -> Response {
+    let Ok(token) = SessionToken::parse(body.trim()) else {
+        return problem(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "the body must be one session token",
+        );
+    };
+    answer(r.revoke_session(&token).await.map(usize::from))
+}
+
+/// The admin routes for `resource`.
+pub fn router(resource: AAuthResource) -> Router {
+    Router::new()
+        .route("/revoke/key/{thumbprint}", post(by_key))
+        .route("/revoke/person/{person}", post(by_person))
+        .route("/revoke/agent/{agent_id}", post(by_agent))
+        .route("/revoke/session", post(by_token))
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .with_state(resource)
+}
+
+/// Binds `addr` (loopback only) and serves the admin routes in the background.
+pub async fn spawn(
+    addr: SocketAddr,
+    resource: AAuthResource,
+) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
+    if !addr.ip().is_loopback() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "the admin listener binds loopback addresses only",
+        ));
+    }
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let local = listener.local_addr()?;
+    let app = router(resource);
+    let handle = tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            tracing::error!(error = %e, "admin listener stopped");
+        }
+    });
+    Ok((local, handle))
+}
