@@ -2,7 +2,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use aauth_sig::{Algorithm, Jwk, SigningKey, Verifier, VerifierConfig};
+use aauth_sig::{
+    Algorithm, DiscoveryResolver, EgressPolicy, Jwk, KeyResolver, NoDiscovery, ReqwestFetcher,
+    SigningKey, Verifier, VerifierConfig,
+};
 use aauth_store::memory::{MemoryPendingStore, MemoryRevocationStore, MemorySessionStore};
 use aauth_store::{PendingStore, RevocationStore, SessionTokenStore, UnixTime};
 use aauth_wire::Thumbprint;
@@ -95,6 +98,8 @@ pub enum ConfigError {
 
 pub(crate) struct Inner {
     pub verifier: Verifier,
+    /// Finds the key for schemes that are not inline (`jwt`, `jwks_uri`).
+    pub resolver: Arc<dyn KeyResolver>,
     pub sessions: Arc<dyn SessionTokenStore>,
     pub pending: Arc<dyn PendingStore>,
     pub authenticator: Arc<dyn InteractionAuthenticator>,
@@ -187,6 +192,7 @@ impl AAuthResource {
 pub struct ResourceBuilder {
     base_url: String,
     schemes: Vec<Scheme>,
+    resolver: Option<Arc<dyn KeyResolver>>,
     algorithms: Vec<Algorithm>,
     required_components: Vec<String>,
     window: Duration,
@@ -223,6 +229,7 @@ impl ResourceBuilder {
         ResourceBuilder {
             base_url,
             schemes: Vec::new(),
+            resolver: None,
             algorithms: vec![Algorithm::Ed25519, Algorithm::Es256],
             required_components: Vec::new(),
             window: Duration::from_secs(60),
@@ -261,6 +268,24 @@ impl ResourceBuilder {
         if !self.schemes.contains(&Scheme::Hwk) {
             self.schemes.push(Scheme::Hwk);
         }
+        self
+    }
+
+    /// Accepts the `jwt` scheme: agents identified by an agent token (`aa-agent+jwt`) whose
+    /// issuer keys are discovered through `{iss}/.well-known/aauth-agent.json` and its JWKS
+    /// (the protocol draft's scheme for agents). Discovery goes through the egress-checked
+    /// HTTPS fetcher unless [`key_resolver`](Self::key_resolver) replaces it.
+    pub fn accept_jwt(mut self) -> Self {
+        if !self.schemes.contains(&Scheme::Jwt) {
+            self.schemes.push(Scheme::Jwt);
+        }
+        self
+    }
+
+    /// Replaces how keys are found for `jwt` and `jwks_uri` signatures (e.g. a
+    /// `DiscoveryResolver` with a custom fetcher, cache limits or agent-token policy).
+    pub fn key_resolver(mut self, resolver: Arc<dyn KeyResolver>) -> Self {
+        self.resolver = Some(resolver);
         self
     }
 
@@ -470,7 +495,7 @@ impl ResourceBuilder {
         self
     }
 
-    pub fn build(self) -> Result<AAuthResource, ConfigError> {
+    pub fn build(mut self) -> Result<AAuthResource, ConfigError> {
         let url = Url::parse(&self.base_url).map_err(|e| ConfigError::BadBaseUrl(e.to_string()))?;
         let host = url
             .host_str()
@@ -488,10 +513,18 @@ impl ResourceBuilder {
             return Err(ConfigError::NoSchemes);
         }
         for s in &self.schemes {
-            if *s != Scheme::Hwk {
+            if !matches!(s, Scheme::Hwk | Scheme::Jwt | Scheme::JwksUri) {
                 return Err(ConfigError::SchemeNotImplemented(s.as_str().to_owned()));
             }
         }
+        let needs_discovery = self.schemes.iter().any(|s| *s != Scheme::Hwk);
+        let resolver: Arc<dyn KeyResolver> = match self.resolver.take() {
+            Some(r) => r,
+            None if needs_discovery => Arc::new(DiscoveryResolver::new(Arc::new(
+                ReqwestFetcher::new(EgressPolicy::default()),
+            ))),
+            None => Arc::new(NoDiscovery),
+        };
         if self.retry_after < 1 {
             return Err(ConfigError::TooSmall("retry_after", 1));
         }
@@ -547,6 +580,7 @@ impl ResourceBuilder {
         };
         let inner = Inner {
             verifier: Verifier::new(verifier_config),
+            resolver,
             sessions: self
                 .sessions
                 .unwrap_or_else(|| Arc::new(MemorySessionStore::new())),

@@ -3,11 +3,13 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use aauth_sig::RequestTarget;
+use aauth_sig::{RequestTarget, VerifyError};
+use aauth_store::AgentTokenId;
 use aauth_store::SessionGrant;
 use aauth_wire::access::{SessionToken, access_header_value, session_token_from_request};
 use aauth_wire::headers;
 use aauth_wire::problem::ProblemDetails;
+use aauth_wire::signature_error::SignatureErrorCode;
 use axum::body::Body;
 use axum::response::{IntoResponse, Response};
 use http::request::Parts;
@@ -53,6 +55,48 @@ impl AAuthResource {
         self.authenticate_in(parts).instrument(span).await
     }
 
+    /// The AAuth verification steps, then — for agent tokens — the revocation check (REV-07):
+    /// a token whose `(iss, jti)` was revoked is refused, and every accepted one is recorded so
+    /// that the revocation endpoint can tell "revoked" from "unknown" (AMB-21).
+    async fn verify_signature(
+        &self,
+        target: &RequestTarget<'_>,
+        now: u64,
+    ) -> Result<aauth_sig::VerifiedSignature, VerifyError> {
+        let inner = &self.inner;
+        let verified = inner
+            .verifier
+            .verify_with(target, now, inner.resolver.as_ref())
+            .await?;
+        let Some(agent) = verified.identity.as_ref().and_then(|i| i.agent()) else {
+            return Ok(verified);
+        };
+        let id = AgentTokenId::new(agent.issuer.clone(), agent.jti.clone());
+        let unavailable = || VerifyError::Resolver {
+            code: SignatureErrorCode::InvalidJwt,
+            detail: "the revocation state could not be checked".to_owned(),
+        };
+        if inner
+            .revocations
+            .is_revoked(&id)
+            .await
+            .map_err(|_| unavailable())?
+        {
+            // P names no code for this; SK-09 calls it `revoked_jwt`, which an agent may not
+            // know yet, so the draft's `invalid_jwt` is what goes on the wire.
+            return Err(VerifyError::Resolver {
+                code: SignatureErrorCode::InvalidJwt,
+                detail: "the agent token has been revoked".to_owned(),
+            });
+        }
+        inner
+            .revocations
+            .record(&id, Some(&agent.agent_id), agent.expires_at)
+            .await
+            .map_err(|_| unavailable())?;
+        Ok(verified)
+    }
+
     async fn authenticate_in(&self, parts: &Parts) -> Result<Authenticated, Response> {
         let span = tracing::Span::current();
         let inner = &self.inner;
@@ -65,9 +109,7 @@ impl AAuthResource {
             query: parts.uri.query(),
             headers: &parts.headers,
         };
-        // TODO(jwt): swap for the async verifier with the agent-token key resolver once
-        // aauth-sig has it, set `agent_id`, and refuse revoked (iss, jti) pairs (REV-07).
-        let verified = match inner.verifier.verify(&target, now) {
+        let verified = match self.verify_signature(&target, now).await {
             Ok(v) => v,
             Err(err) => {
                 let code = err.code();
@@ -82,7 +124,7 @@ impl AAuthResource {
         let agent = VerifiedAgent {
             thumbprint: verified.thumbprint.clone(),
             scheme: verified.scheme.clone(),
-            agent_id: None,
+            agent_id: verified.agent_id().map(str::to_owned),
             algorithm: verified.algorithm,
             created: verified.created,
             covered: verified.covered.clone(),
