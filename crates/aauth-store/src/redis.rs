@@ -227,6 +227,9 @@ struct Shared {
     config: RedisConfig,
     changes: broadcast::Sender<Arc<str>>,
     listener: std::sync::Mutex<Option<AbortOnDrop>>,
+    /// The runtime the backend was opened in; the change listener runs there, so handing out
+    /// a store outside a runtime context cannot panic.
+    runtime: tokio::runtime::Handle,
 }
 
 /// A connection to one Redis server and the stores on it. Cheap to clone.
@@ -246,8 +249,14 @@ impl fmt::Debug for RedisBackend {
 impl RedisBackend {
     /// Prepares the connection without contacting the server: an unreachable Redis makes the
     /// stores fail (closed) per call, not this constructor. Call [`ping`](Self::ping) to check
-    /// at start-up. Must be called inside a Tokio runtime.
+    /// at start-up. Must run inside a Tokio runtime ([`StoreError::InvalidConfig`] otherwise);
+    /// the change listener of the pending store runs on that runtime.
     pub async fn open(config: RedisConfig) -> Result<Self, StoreError> {
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
+            StoreError::InvalidConfig(
+                "the Redis backend must be opened inside a Tokio runtime".into(),
+            )
+        })?;
         let client = Client::open(config.url.as_str())
             .map_err(|_| StoreError::InvalidConfig("not a usable redis:// URL".into()))?;
         let manager_config = ConnectionManagerConfig::new()
@@ -268,6 +277,7 @@ impl RedisBackend {
                 config,
                 changes,
                 listener: std::sync::Mutex::new(None),
+                runtime,
             }),
         })
     }
@@ -370,7 +380,7 @@ impl RedisBackend {
         let channel = self.keys().changes();
         let tx = self.shared.changes.clone();
         let timeout = self.shared.config.connection_timeout;
-        let handle = tokio::spawn(async move {
+        let handle = self.shared.runtime.spawn(async move {
             loop {
                 if let Ok(Ok(mut pubsub)) =
                     tokio::time::timeout(timeout, client.get_async_pubsub()).await
@@ -989,22 +999,28 @@ impl PendingStore for RedisPendingStore {
         }
         let deadline = tokio::time::Instant::now() + timeout;
         let every = self.backend.shared.config.fallback_recheck;
+        // The fallback clock is not reset by notifications about other records, so busy
+        // traffic cannot starve the re-check.
+        let mut fallback_at = tokio::time::Instant::now() + every;
         loop {
-            let now = tokio::time::Instant::now();
-            if now >= deadline {
+            if tokio::time::Instant::now() >= deadline {
                 return Ok(());
             }
-            let recheck_at = deadline.min(now + every);
+            let wake_at = deadline.min(fallback_at);
             let recheck = tokio::select! {
                 msg = changes.recv() => match msg {
                     Ok(changed) => changed.is_empty() || &*changed == id.as_str(),
                     Err(broadcast::error::RecvError::Lagged(_)) => true,
                     Err(broadcast::error::RecvError::Closed) => {
-                        tokio::time::sleep_until(recheck_at).await;
+                        tokio::time::sleep_until(wake_at).await;
+                        fallback_at = tokio::time::Instant::now() + every;
                         true
                     }
                 },
-                _ = tokio::time::sleep_until(recheck_at) => true,
+                _ = tokio::time::sleep_until(wake_at) => {
+                    fallback_at = tokio::time::Instant::now() + every;
+                    true
+                }
             };
             if recheck && self.version(id).await? != Some(seen_version) {
                 return Ok(());

@@ -119,7 +119,8 @@ pub fn generate_token() -> Result<SessionToken, StoreError> {
 /// `expires_at - now`, plus one set per person, per key thumbprint and per agent id holding the
 /// token hashes, each set's TTL extended to its newest member's expiry):
 /// * [`issue`](Self::issue) writes the grant and adds its hash to the three index sets;
-/// * [`retire`](Self::retire) is a compare-and-set on the `retired` flag (`HSETNX`/`WATCH`);
+/// * [`retire`](Self::retire) is a compare-and-set on the `retired` flag (one Lua script in
+///   the Redis backend);
 /// * the `revoke_*` methods read an index set and delete its members. An index may name
 ///   tokens that have already expired; deleting them is harmless.
 #[async_trait]

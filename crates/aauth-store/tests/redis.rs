@@ -225,6 +225,58 @@ async fn poll_06_fallback_recheck_catches_a_lost_notification() {
     assert!(waited < Duration::from_secs(30));
 }
 
+/// Notifications about other records keep arriving; they must not postpone the fallback
+/// re-check that finds a change whose own notification was lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn poll_06_busy_traffic_does_not_starve_the_fallback_recheck() {
+    let Some(url) = redis_url() else { return };
+    let prefix = unique_prefix();
+    let _cleanup = Cleanup {
+        url: url.clone(),
+        prefix: prefix.clone(),
+    };
+    let b = backend(&url, &prefix, Duration::from_millis(500)).await;
+    let store = b.pending_store();
+    let watched = suite::record(suite::t0());
+    let busy = suite::record(suite::t0());
+    store.insert(watched.clone()).await.unwrap();
+    store.insert(busy.clone()).await.unwrap();
+    let waiter = {
+        let store = store.clone();
+        let id = watched.id.clone();
+        tokio::spawn(async move {
+            store
+                .wait_for_change(&id, 0, Duration::from_secs(60))
+                .await
+                .unwrap()
+        })
+    };
+    let mut conn = redis::Client::open(url.as_str())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let _: i64 = redis::cmd("HSET")
+        .arg(format!("{prefix}pending:{}", watched.id.as_str()))
+        .arg("v")
+        .arg("9")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    // A change notification about the other record every 100 ms, for up to 30 s.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !waiter.is_finished() && Instant::now() < deadline {
+        let mut r = store.get(&busy.id).await.unwrap().unwrap();
+        r.last_poll_at = Some(suite::t0());
+        store.compare_and_swap(r).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        waiter.is_finished(),
+        "the waiter never re-checked its record while other records kept changing"
+    );
+}
+
 #[tokio::test]
 async fn a_corrupt_record_is_an_error_not_a_panic() {
     let Some(url) = redis_url() else { return };
