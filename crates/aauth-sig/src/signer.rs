@@ -86,6 +86,10 @@ pub struct Signer {
     sensitive: bool,
     /// Add a random `nonce` to every signature (see [`Signer::with_nonce`]).
     nonce: bool,
+    /// `member` is one SF list entry (token + parameters), checked once at construction rather
+    /// than on every signature: with a valid label, `{label}={member}` is then a one-member
+    /// dictionary.
+    member_ok: bool,
 }
 
 impl std::fmt::Debug for Signer {
@@ -111,11 +115,18 @@ impl Signer {
     }
 
     fn from_parts(key: SigningKey, member: String, sensitive: bool) -> Signer {
+        // One list entry (an Item or an Inner List) is exactly what may follow `label=`; a
+        // leading space would not be allowed there.
+        let member_ok = !member.starts_with(' ')
+            && sfv::Parser::new(&member)
+                .parse::<sfv::List>()
+                .is_ok_and(|list| list.len() == 1);
         Signer {
             key,
             member,
             sensitive,
             nonce: false,
+            member_ok,
         }
     }
 
@@ -215,15 +226,16 @@ impl Signer {
 
     fn signature_key_field(&self, label: &str) -> Result<HeaderValue, SignError> {
         sfv::KeyRef::from_str(label).map_err(|_| SignError::InvalidLabel)?;
-        // The member must be one SF item (token + parameters) so the field stays a dictionary.
-        let dict: sfv::Dictionary = sfv::Parser::new(&format!("{label}={}", self.member))
-            .parse()
-            .map_err(|_| SignError::InvalidMember)?;
-        if dict.len() != 1 {
+        // The member must be one SF item (token + parameters) so the field stays a dictionary;
+        // checked once in `from_parts`.
+        if !self.member_ok {
             return Err(SignError::InvalidMember);
         }
-        HeaderValue::from_str(&format!("{label}={}", self.member))
-            .map_err(|_| SignError::InvalidHeaderValue)
+        let mut field = String::with_capacity(label.len() + 1 + self.member.len());
+        field.push_str(label);
+        field.push('=');
+        field.push_str(&self.member);
+        HeaderValue::try_from(field).map_err(|_| SignError::InvalidHeaderValue)
     }
 
     fn base(
