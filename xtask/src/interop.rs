@@ -335,7 +335,8 @@ fn fold(r: &mut Report, cells: &[(&str, &str, Expect)], results: &[(String, bool
 }
 
 const NODE_QUERY: &str = "D2: the peer's @query value omits the leading \"?\" (RFC 9421 §2.2.7)";
-const NO_JWT: &str = "D3: our demo resource (aauth serve) accepts hwk only (401 unsupported_scheme)";
+const NO_JWT: &str =
+    "D3: our demo resource (aauth serve) accepts hwk only (401 unsupported_scheme)";
 const PY_B64URL: &str =
     "D1: the peer writes Signature bytes as unpadded base64url, which is not an sf-binary";
 const PY_DER: &str = "D4: the peer signs ES256 in DER, not r‖s (SIG-34)";
