@@ -3,8 +3,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aauth_sig::{
-    Algorithm, DiscoveryResolver, EgressPolicy, Jwk, KeyResolver, NoDiscovery, ReqwestFetcher,
-    SigningKey, Verifier, VerifierConfig,
+    Algorithm, DiscoveryResolver, EgressPolicy, HwkAlgPolicy, Jwk, KeyResolver, NoDiscovery,
+    ReqwestFetcher, SigningKey, Verifier, VerifierConfig,
 };
 use aauth_store::memory::{MemoryPendingStore, MemoryRevocationStore, MemorySessionStore};
 use aauth_store::{PendingStore, RevocationStore, SessionTokenStore, UnixTime};
@@ -61,6 +61,45 @@ impl AccessModeName {
         match self {
             AccessModeName::SessionToken => "session-token",
             AccessModeName::LegacyAAuthAccessToken => "aauth-access-token",
+        }
+    }
+}
+
+/// The verifier's named leniency switches (docs/settings.md). Each one admits peers written
+/// against an older draft revision or with a known encoding deviation; none is on by default.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Strictness {
+    /// `hwk` keys with `alg` (SK-08, default), without it (SK-04…07), or either (AMB-01).
+    pub hwk_alg: HwkAlgPolicy,
+    /// Accept `EdDSA` and derive a missing `alg` for OKP/EC keys (AMB-44).
+    pub legacy_algorithms: bool,
+    /// Answer a future `created` with `clock_skew` (SK-09) instead of `invalid_signature` (AMB-10).
+    pub clock_skew_code: bool,
+    /// Accept `Signature` bytes written as base64url by lenient peers (not an sf-binary).
+    pub accept_base64url_signatures: bool,
+}
+
+impl Default for Strictness {
+    fn default() -> Self {
+        Strictness {
+            hwk_alg: HwkAlgPolicy::Required,
+            legacy_algorithms: false,
+            clock_skew_code: false,
+            accept_base64url_signatures: false,
+        }
+    }
+}
+
+impl Strictness {
+    /// Everything the seed-era and older peers need: `hwk` with or without `alg`, legacy
+    /// algorithm names, base64url signature bytes.
+    pub fn lenient() -> Self {
+        Strictness {
+            hwk_alg: HwkAlgPolicy::Either,
+            legacy_algorithms: true,
+            clock_skew_code: false,
+            accept_base64url_signatures: true,
         }
     }
 }
@@ -196,6 +235,7 @@ pub struct ResourceBuilder {
     algorithms: Vec<Algorithm>,
     required_components: Vec<String>,
     window: Duration,
+    strictness: Strictness,
     insecure_loopback: bool,
     sessions: Option<Arc<dyn SessionTokenStore>>,
     pending: Option<Arc<dyn PendingStore>>,
@@ -233,6 +273,7 @@ impl ResourceBuilder {
             algorithms: vec![Algorithm::Ed25519, Algorithm::Es256],
             required_components: Vec::new(),
             window: Duration::from_secs(60),
+            strictness: Strictness::default(),
             insecure_loopback: false,
             sessions: None,
             pending: None,
@@ -311,6 +352,13 @@ impl ResourceBuilder {
     /// How far `created` may be from the resource's clock (default 60 s, SIG-18).
     pub fn signature_window(mut self, window: Duration) -> Self {
         self.window = window;
+        self
+    }
+
+    /// Leniency and draft-revision switches for the verifier, all strict by default; see
+    /// [`Strictness`].
+    pub fn strictness(mut self, strictness: Strictness) -> Self {
+        self.strictness = strictness;
         self
     }
 
@@ -576,6 +624,10 @@ impl ResourceBuilder {
             accepted_schemes: self.schemes.clone(),
             accepted_algorithms: self.algorithms.clone(),
             required_components: self.required_components.clone(),
+            hwk_alg: self.strictness.hwk_alg,
+            legacy_algorithms: self.strictness.legacy_algorithms,
+            clock_skew_code: self.strictness.clock_skew_code,
+            accept_base64url_signatures: self.strictness.accept_base64url_signatures,
             ..VerifierConfig::default()
         };
         let inner = Inner {

@@ -40,10 +40,11 @@ mod policy;
 mod response;
 mod revoke;
 
+pub use aauth_sig::HwkAlgPolicy;
 pub use aauth_store::{AgentTokenId, RevokeOutcome, SessionGrant, StoreError};
 pub use config::{
     AAuthResource, AccessModeName, CallbackPolicy, ConfigError, InvalidSessionPolicy,
-    ResourceBuilder,
+    ResourceBuilder, Strictness,
 };
 pub use extract::{Authorized, RequireInteraction, VerifiedAgent};
 pub use interaction::{DevLoopbackPerson, InteractionAuthenticator, Person};
