@@ -628,7 +628,6 @@ impl ResourceBuilder {
             legacy_algorithms: self.strictness.legacy_algorithms,
             clock_skew_code: self.strictness.clock_skew_code,
             accept_base64url_signatures: self.strictness.accept_base64url_signatures,
-            ..VerifierConfig::default()
         };
         let inner = Inner {
             verifier: Verifier::new(verifier_config),
