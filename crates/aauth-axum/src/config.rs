@@ -4,10 +4,10 @@ use std::time::Duration;
 
 use aauth_sig::{
     Algorithm, DiscoveryResolver, EgressPolicy, HwkAlgPolicy, Jwk, KeyResolver, NoDiscovery,
-    ReqwestFetcher, SigningKey, Verifier, VerifierConfig,
+    ReplayScope, ReqwestFetcher, SigningKey, Verifier, VerifierConfig,
 };
 use aauth_store::memory::{MemoryPendingStore, MemoryRevocationStore, MemorySessionStore};
-use aauth_store::{PendingStore, RevocationStore, SessionTokenStore, UnixTime};
+use aauth_store::{PendingStore, ReplayStore, RevocationStore, SessionTokenStore, UnixTime};
 use aauth_wire::Thumbprint;
 use aauth_wire::signature_key::Scheme;
 use thiserror::Error;
@@ -139,6 +139,8 @@ pub(crate) struct Inner {
     pub verifier: Verifier,
     /// Finds the key for schemes that are not inline (`jwt`, `jwks_uri`).
     pub resolver: Arc<dyn KeyResolver>,
+    /// The replay cache and which requests it covers, when on (SIG-19).
+    pub replay: Option<(Arc<dyn ReplayStore>, ReplayScope)>,
     pub sessions: Arc<dyn SessionTokenStore>,
     pub pending: Arc<dyn PendingStore>,
     pub authenticator: Arc<dyn InteractionAuthenticator>,
@@ -232,6 +234,7 @@ pub struct ResourceBuilder {
     base_url: String,
     schemes: Vec<Scheme>,
     resolver: Option<Arc<dyn KeyResolver>>,
+    replay: Option<(Arc<dyn ReplayStore>, ReplayScope)>,
     algorithms: Vec<Algorithm>,
     required_components: Vec<String>,
     window: Duration,
@@ -270,6 +273,7 @@ impl ResourceBuilder {
             base_url,
             schemes: Vec::new(),
             resolver: None,
+            replay: None,
             algorithms: vec![Algorithm::Ed25519, Algorithm::Es256],
             required_components: Vec::new(),
             window: Duration::from_secs(60),
@@ -352,6 +356,15 @@ impl ResourceBuilder {
     /// How far `created` may be from the resource's clock (default 60 s, SIG-18).
     pub fn signature_window(mut self, window: Duration) -> Self {
         self.window = window;
+        self
+    }
+
+    /// Turns on the replay cache (SIG-19) for the requests `scope` selects, kept in `store`
+    /// (e.g. `MemoryReplayStore`, or a Redis store shared by every instance). Off by default:
+    /// the draft makes it optional, and it needs agents that never send byte-identical
+    /// requests twice in one second (our signer adds a `nonce` when asked).
+    pub fn replay_protection(mut self, store: Arc<dyn ReplayStore>, scope: ReplayScope) -> Self {
+        self.replay = Some((store, scope));
         self
     }
 
@@ -632,6 +645,7 @@ impl ResourceBuilder {
         let inner = Inner {
             verifier: Verifier::new(verifier_config),
             resolver,
+            replay: self.replay.take(),
             sessions: self
                 .sessions
                 .unwrap_or_else(|| Arc::new(MemorySessionStore::new())),

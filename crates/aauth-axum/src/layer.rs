@@ -3,7 +3,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use aauth_sig::{RequestTarget, VerifyError};
+use aauth_sig::{ReplayScope, RequestTarget, VerifyError};
 use aauth_store::AgentTokenId;
 use aauth_store::SessionGrant;
 use aauth_wire::access::{SessionToken, access_header_value, session_token_from_request};
@@ -55,45 +55,58 @@ impl AAuthResource {
         self.authenticate_in(parts).instrument(span).await
     }
 
-    /// The AAuth verification steps, then — for agent tokens — the revocation check (REV-07):
-    /// a token whose `(iss, jti)` was revoked is refused, and every accepted one is recorded so
-    /// that the revocation endpoint can tell "revoked" from "unknown" (AMB-21).
+    /// The AAuth verification steps, then the replay cache when it is on (SIG-19), then — for
+    /// agent tokens — the revocation check (REV-07): a token whose `(iss, jti)` was revoked is
+    /// refused, and every accepted one is recorded so that the revocation endpoint can tell
+    /// "revoked" from "unknown" (AMB-21). A store that cannot answer fails the request closed.
     async fn verify_signature(
         &self,
         target: &RequestTarget<'_>,
         now: u64,
-    ) -> Result<aauth_sig::VerifiedSignature, VerifyError> {
+    ) -> Result<aauth_sig::VerifiedSignature, Rejection> {
         let inner = &self.inner;
         let verified = inner
             .verifier
             .verify_with(target, now, inner.resolver.as_ref())
-            .await?;
+            .await
+            .map_err(Rejection::Signature)?;
+        if let Some((store, scope)) = &inner.replay
+            && (*scope == ReplayScope::AllMethods || !target.method.is_safe())
+        {
+            let key = replay_key(&verified, target);
+            let window = inner.verifier.config().window.as_secs();
+            // Acceptable until `created` leaves the window; a second later it fails step 3.
+            let until = verified.created.saturating_add(window).saturating_add(1);
+            let fresh = store
+                .check_and_record(&key, until, now)
+                .await
+                .map_err(|_| Rejection::Unavailable)?;
+            if !fresh {
+                return Err(Rejection::Signature(VerifyError::Replayed));
+            }
+        }
         let Some(agent) = verified.identity.as_ref().and_then(|i| i.agent()) else {
             return Ok(verified);
         };
         let id = AgentTokenId::new(agent.issuer.clone(), agent.jti.clone());
-        let unavailable = || VerifyError::Resolver {
-            code: SignatureErrorCode::InvalidJwt,
-            detail: "the revocation state could not be checked".to_owned(),
-        };
         if inner
             .revocations
             .is_revoked(&id)
             .await
-            .map_err(|_| unavailable())?
+            .map_err(|_| Rejection::Unavailable)?
         {
             // P names no code for this; SK-09 calls it `revoked_jwt`, which an agent may not
             // know yet, so the draft's `invalid_jwt` is what goes on the wire.
-            return Err(VerifyError::Resolver {
+            return Err(Rejection::Signature(VerifyError::Resolver {
                 code: SignatureErrorCode::InvalidJwt,
                 detail: "the agent token has been revoked".to_owned(),
-            });
+            }));
         }
         inner
             .revocations
             .record(&id, Some(&agent.agent_id), agent.expires_at)
             .await
-            .map_err(|_| unavailable())?;
+            .map_err(|_| Rejection::Unavailable)?;
         Ok(verified)
     }
 
@@ -111,7 +124,11 @@ impl AAuthResource {
         };
         let verified = match self.verify_signature(&target, now).await {
             Ok(v) => v,
-            Err(err) => {
+            Err(Rejection::Unavailable) => {
+                span.record("outcome", "unavailable");
+                return Err(response::unavailable());
+            }
+            Err(Rejection::Signature(err)) => {
                 let code = err.code();
                 inner.metrics.signature_error(&code);
                 span.record("outcome", "rejected");
@@ -259,6 +276,38 @@ impl AAuthResource {
             }
         }
     }
+}
+
+/// Why a request's signature was not accepted.
+enum Rejection {
+    Signature(VerifyError),
+    /// A store (replay cache, revocations) could not answer.
+    Unavailable,
+}
+
+/// The replay-cache key: a digest over who signed, when, what, and the signature bytes of the
+/// verified label, so a verbatim replay collides and two genuine requests do not (see
+/// `aauth_sig::replay` on deterministic Ed25519 and the signer's `nonce`).
+fn replay_key(verified: &aauth_sig::VerifiedSignature, target: &RequestTarget<'_>) -> [u8; 32] {
+    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+    for part in [
+        verified.thumbprint.as_str().as_bytes(),
+        &verified.created.to_be_bytes(),
+        target.method.as_str().as_bytes(),
+        target.authority.as_bytes(),
+        target.path.as_bytes(),
+        verified.label.as_bytes(),
+    ] {
+        // Length-prefixed, so no two tuples share an encoding.
+        ctx.update(&(part.len() as u64).to_be_bytes());
+        ctx.update(part);
+    }
+    for v in target.headers.get_all(aauth_wire::headers::SIGNATURE) {
+        ctx.update(v.as_bytes());
+    }
+    let mut out = [0u8; 32];
+    out.copy_from_slice(ctx.finish().as_ref());
+    out
 }
 
 /// See [`AAuthResource::layer`].

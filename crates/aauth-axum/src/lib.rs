@@ -40,7 +40,7 @@ mod policy;
 mod response;
 mod revoke;
 
-pub use aauth_sig::HwkAlgPolicy;
+pub use aauth_sig::{HwkAlgPolicy, ReplayScope};
 pub use aauth_store::{AgentTokenId, RevokeOutcome, SessionGrant, StoreError};
 pub use config::{
     AAuthResource, AccessModeName, CallbackPolicy, ConfigError, InvalidSessionPolicy,

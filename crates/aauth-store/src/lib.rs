@@ -1,5 +1,5 @@
 //! State a two-party AAuth resource keeps between requests: session tokens, pending requests,
-//! agent-token revocation and (later) the replay cache.
+//! agent-token revocation and the replay cache.
 //!
 //! Every store is an async trait used as `Arc<dyn …>`, so an application picks a backend at
 //! start-up without type parameters leaking into its router. The in-memory backend in [`memory`]
@@ -16,12 +16,14 @@ pub mod pending;
 mod random;
 #[cfg(feature = "redis")]
 pub mod redis;
+pub mod replay;
 pub mod revocation;
 pub mod session;
 
 pub use error::StoreError;
 pub use pending::{Approval, PendingId, PendingRecord, PendingState, PendingStore};
 pub use random::{random_bytes, random_id};
+pub use replay::{MemoryReplayStore, ReplayStore};
 pub use revocation::{AgentTokenId, RevocationStore, RevokeOutcome};
 pub use session::{SessionBinding, SessionGrant, SessionTokenStore, TokenHash};
 

@@ -30,6 +30,7 @@ use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 
 use crate::pending::{Approval, PendingId, PendingRecord, PendingState, PendingStore};
+use crate::replay::ReplayStore;
 use crate::revocation::{AgentTokenId, RevocationStore, RevokeOutcome};
 use crate::session::{SessionBinding, SessionGrant, SessionTokenStore, TokenHash, generate_token};
 use crate::{StoreError, UnixTime};
@@ -201,6 +202,10 @@ impl Keys {
     fn changes(&self) -> String {
         format!("{}pending-changed", self.prefix)
     }
+    fn replay(&self, digest: &[u8; 32]) -> String {
+        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        format!("{}replay:{hex}", self.prefix)
+    }
     fn agent_token(&self, id: &AgentTokenId) -> String {
         // Hashed: `iss` and `jti` come from a token and may be long or odd.
         format!(
@@ -318,6 +323,12 @@ impl RedisBackend {
 
     pub fn revocation_store(&self) -> RedisRevocationStore {
         RedisRevocationStore {
+            backend: self.clone(),
+        }
+    }
+
+    pub fn replay_store(&self) -> RedisReplayStore {
+        RedisReplayStore {
             backend: self.clone(),
         }
     }
@@ -708,6 +719,39 @@ impl RevocationStore for RedisRevocationStore {
             .await
             .map_err(unavailable)?;
         Ok(revoked.as_deref() == Some("1"))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Replay cache
+
+/// Seen signatures on Redis: one key per signature digest, `SET NX` with a TTL until the
+/// signature leaves its window, so the first writer wins on every instance.
+#[derive(Clone, Debug)]
+pub struct RedisReplayStore {
+    backend: RedisBackend,
+}
+
+#[async_trait]
+impl ReplayStore for RedisReplayStore {
+    async fn check_and_record(
+        &self,
+        key: &[u8; 32],
+        expires_at: UnixTime,
+        now: UnixTime,
+    ) -> Result<bool, StoreError> {
+        let mut conn = self.backend.conn();
+        let ttl = expires_at.saturating_sub(now).clamp(1, MAX_TTL);
+        let set: Option<String> = ::redis::cmd("SET")
+            .arg(self.backend.keys().replay(key))
+            .arg(1)
+            .arg("NX")
+            .arg("EX")
+            .arg(ttl)
+            .query_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        Ok(set.is_some())
     }
 }
 

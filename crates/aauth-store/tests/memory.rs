@@ -20,6 +20,7 @@ async fn memory() -> Option<suite::Fixture> {
         sessions: Arc::new(MemorySessionStore::new()),
         pending: Arc::new(MemoryPendingStore::new()),
         revocations: Arc::new(MemoryRevocationStore::new()),
+        replay: Arc::new(aauth_store::MemoryReplayStore::new()),
     };
     Some(suite::Fixture {
         a: stores.clone(),

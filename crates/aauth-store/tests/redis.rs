@@ -75,6 +75,7 @@ fn stores(b: &RedisBackend) -> suite::Stores {
         sessions: Arc::new(b.session_store()),
         pending: Arc::new(b.pending_store()),
         revocations: Arc::new(b.revocation_store()),
+        replay: Arc::new(b.replay_store()),
     }
 }
 

@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 
 use aauth_store::pending::update;
 use aauth_store::{
-    AgentTokenId, Approval, PendingId, PendingRecord, PendingState, PendingStore, RevocationStore,
-    RevokeOutcome, SessionBinding, SessionGrant, SessionTokenStore, StoreError,
+    AgentTokenId, Approval, PendingId, PendingRecord, PendingState, PendingStore, ReplayStore,
+    RevocationStore, RevokeOutcome, SessionBinding, SessionGrant, SessionTokenStore, StoreError,
 };
 use aauth_wire::Thumbprint;
 use aauth_wire::interaction_code::InteractionCode;
@@ -26,6 +26,7 @@ pub struct Stores {
     pub sessions: Arc<dyn SessionTokenStore>,
     pub pending: Arc<dyn PendingStore>,
     pub revocations: Arc<dyn RevocationStore>,
+    pub replay: Arc<dyn ReplayStore>,
 }
 
 /// Two instances sharing one state. `guard` is dropped with the fixture (when the behaviour
@@ -611,6 +612,40 @@ pub async fn poll_06_wait_for_change_wakes_on_update_on_another_instance(f: Fixt
     assert!(start.elapsed() >= Duration::from_millis(800));
 }
 
+/// SIG-19: the first instance to see a signature records it; the same signature on any
+/// instance is a replay until its window ends; another signature is not.
+pub async fn sig_19_a_signature_is_accepted_once_per_window_on_every_instance(f: Fixture) {
+    let t = t0();
+    let key = aauth_store::random_bytes::<32>().unwrap();
+    assert!(f.a.replay.check_and_record(&key, t + 60, t).await.unwrap());
+    assert!(
+        !f.b.replay
+            .check_and_record(&key, t + 60, t + 1)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !f.a.replay
+            .check_and_record(&key, t + 60, t + 30)
+            .await
+            .unwrap()
+    );
+    let other = aauth_store::random_bytes::<32>().unwrap();
+    assert!(
+        f.b.replay
+            .check_and_record(&other, t + 60, t + 1)
+            .await
+            .unwrap()
+    );
+    // Concurrent first sightings: exactly one wins.
+    let key = aauth_store::random_bytes::<32>().unwrap();
+    let (x, y) = tokio::join!(
+        f.a.replay.check_and_record(&key, t + 60, t),
+        f.b.replay.check_and_record(&key, t + 60, t)
+    );
+    assert_eq!([x.unwrap(), y.unwrap()].iter().filter(|w| **w).count(), 1);
+}
+
 /// Generates one `#[tokio::test]` per behaviour; `$fixture` is an async expression giving
 /// `Option<Fixture>` (`None` = backend not configured: the test reports itself skipped).
 macro_rules! store_suite {
@@ -631,6 +666,7 @@ macro_rules! store_suite {
             ic_09_code_attempts_are_counted_exactly_once_across_instances,
             rm_13_a_terminal_result_is_delivered_once,
             poll_06_wait_for_change_wakes_on_update_on_another_instance,
+            sig_19_a_signature_is_accepted_once_per_window_on_every_instance,
         );
     };
     (@tests $fixture:expr; $($name:ident),* $(,)?) => {
