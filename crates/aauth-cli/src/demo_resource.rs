@@ -63,6 +63,7 @@ pub struct DemoStores {
     pub sessions: Arc<dyn SessionTokenStore>,
     pub pending: Arc<dyn PendingStore>,
     pub revocations: Arc<dyn RevocationStore>,
+    pub replay: Arc<dyn aauth_store::ReplayStore>,
 }
 
 /// What `aauth serve` can change about the demo resource.
@@ -72,6 +73,9 @@ pub struct DemoOptions {
     /// Instances that share stores share the login, so a person can sign in on any of them.
     pub login: Option<Login>,
     pub stores: Option<DemoStores>,
+    /// Refuse replayed state-changing requests (SIG-19), with the replay cache in `stores`
+    /// (or in memory when there are none).
+    pub replay_guard: bool,
 }
 
 /// Builds the demo resource for an origin on a loopback address.
@@ -102,6 +106,13 @@ pub fn resource_with(
             .session_store(stores.sessions.clone())
             .pending_store(stores.pending.clone())
             .revocation_store(stores.revocations.clone());
+    }
+    if opts.replay_guard {
+        let cache: Arc<dyn aauth_store::ReplayStore> = match &opts.stores {
+            Some(stores) => stores.replay.clone(),
+            None => Arc::new(aauth_store::MemoryReplayStore::new()),
+        };
+        builder = builder.replay_protection(cache, aauth_axum::ReplayScope::UnsafeMethods);
     }
     builder.build()
 }

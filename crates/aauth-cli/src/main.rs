@@ -181,6 +181,10 @@ struct StoreArgs {
     /// Prefix of every Redis key (instances of one resource share it).
     #[arg(long, default_value = aauth_store::redis::DEFAULT_PREFIX)]
     store_prefix: String,
+    /// Refuse replayed state-changing requests (the optional replay cache of SIG-19), kept in
+    /// the same store so every instance sees every signature.
+    #[arg(long)]
+    replay_guard: bool,
 }
 
 /// One line of error plus a hint, and the documented exit code.
@@ -769,6 +773,7 @@ async fn open_stores(args: &StoreArgs) -> Result<Option<demo_resource::DemoStore
         sessions: Arc::new(backend.session_store()),
         pending: Arc::new(backend.pending_store()),
         revocations: Arc::new(backend.revocation_store()),
+        replay: Arc::new(backend.replay_store()),
     }))
 }
 
@@ -793,6 +798,7 @@ async fn serve(
     let opts = demo_resource::DemoOptions {
         login: Some(login.clone()),
         stores: open_stores(&store).await?,
+        replay_guard: store.replay_guard,
     };
     let (addr, resource, handle) = demo_resource::spawn_with(listen, public_url, opts)
         .await

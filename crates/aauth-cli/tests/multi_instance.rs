@@ -79,6 +79,7 @@ impl Instance {
             prefix.to_owned(),
             "--admin-listen".to_owned(),
             admin.to_string(),
+            "--replay-guard".to_owned(),
         ];
         let child = spawn(&args, password);
         Instance {
@@ -328,6 +329,26 @@ async fn approve_on_b_poll_on_a_token_works_on_b_revoke_on_a_refused_on_b() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sig_19_a_request_replayed_to_another_instance_is_refused() {
+    let Some(redis) = redis_url() else { return };
+    let c = cluster(&redis).await;
+    let agent = AAuthClient::builder(key()).use_hwk().build().unwrap();
+    let (to_a, to_b) = (http_for(A, c.port), http_for(B, c.port));
+    let mut req = to_a.post(format!("{}/data", c.origin)).build().unwrap();
+    agent.sign(&mut req).unwrap();
+    let copy = req.try_clone().unwrap();
+    let first = to_a.execute(req).await.unwrap();
+    assert_ne!(first.status(), 401, "the original is accepted by A");
+    let replayed = to_b.execute(copy).await.unwrap();
+    assert_eq!(replayed.status(), 401, "B has seen it through Redis");
+    let code = replayed.headers()["signature-error"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(code.contains("invalid_signature"), "{code}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_instance_killed_and_restarted_mid_flow_loses_nothing() {
     let Some(redis) = redis_url() else { return };
     let mut c = cluster(&redis).await;
@@ -415,7 +436,9 @@ async fn redis_down_the_resource_answers_503_problem_json() {
             sessions: Arc::new(backend.session_store()),
             pending: Arc::new(backend.pending_store()),
             revocations: Arc::new(backend.revocation_store()),
+            replay: Arc::new(backend.replay_store()),
         }),
+        replay_guard: true,
     };
     let (addr, resource, handle) =
         demo_resource::spawn_with(([127, 0, 0, 1], 0).into(), None, opts)
