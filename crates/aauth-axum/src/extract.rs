@@ -101,7 +101,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Authorized {
                 Err(Denied::new("the resource's policy refused this request").into_response())
             }
             Decision::Interact { scope } => Err(resource
-                .require_interaction(&agent, &parts.method, parts.uri.path(), scope)
+                .require_interaction(&agent, &parts.method, shown_target(&parts.uri), scope)
                 .await
                 .into_response()),
         }
@@ -121,6 +121,13 @@ impl<S: Send + Sync> FromRequestParts<S> for Authorized {
 ///     gate.respond(Some("admin".to_owned())).await
 /// }
 /// ```
+/// What the person is shown as the request: the path with its query, since the query is
+/// often what the request is about (and is not covered by the mandatory signature components,
+/// SIG-36, so the person is the one who can notice it).
+fn shown_target(uri: &http::Uri) -> &str {
+    uri.path_and_query().map_or(uri.path(), |pq| pq.as_str())
+}
+
 #[derive(Clone, Debug)]
 pub struct RequireInteraction {
     resource: AAuthResource,
@@ -156,7 +163,7 @@ impl<S: Send + Sync> FromRequestParts<S> for RequireInteraction {
             resource,
             agent,
             method: parts.method.clone(),
-            path: parts.uri.path().to_owned(),
+            path: shown_target(&parts.uri).to_owned(),
         })
     }
 }

@@ -278,6 +278,33 @@ impl AAuthResource {
     }
 }
 
+/// The largest body buffered to check a `Content-Digest`.
+pub(crate) const MAX_DIGESTED_BODY: usize = 8 * 1024 * 1024;
+
+pub(crate) fn covers_content_digest(agent: &VerifiedAgent) -> bool {
+    agent.covered.iter().any(|c| c == "content-digest")
+}
+
+/// Compares a covered `Content-Digest` with the body; a mismatch means the body is not the one
+/// that was signed, which is answered like a signature that does not verify.
+pub(crate) fn check_content_digest(
+    resource: &AAuthResource,
+    headers: &http::HeaderMap,
+    body: &[u8],
+) -> Result<(), Response> {
+    aauth_sig::digest::verify_content_digest(headers, body).map_err(|e| {
+        let err = VerifyError::Resolver {
+            code: SignatureErrorCode::InvalidSignature,
+            detail: format!("Content-Digest: {e}"),
+        };
+        resource
+            .inner
+            .metrics
+            .signature_error(&SignatureErrorCode::InvalidSignature);
+        response::signature_failure(&resource.inner, &err)
+    })
+}
+
 /// Why a request's signature was not accepted.
 enum Rejection {
     Signature(VerifyError),
@@ -357,6 +384,21 @@ where
             let auth = match resource.authenticate(&parts).await {
                 Ok(a) => a,
                 Err(resp) => return Ok(resp),
+            };
+            // A signature that covers `content-digest` protects the body only if the digest is
+            // checked against it (RFC 9530): buffer (bounded) and compare before the handler.
+            let body = if covers_content_digest(&auth.agent) {
+                match axum::body::to_bytes(body, MAX_DIGESTED_BODY).await {
+                    Ok(bytes) => {
+                        if let Err(resp) = check_content_digest(&resource, &parts.headers, &bytes) {
+                            return Ok(resp);
+                        }
+                        Body::from(bytes)
+                    }
+                    Err(_) => return Ok(response::payload_too_large()),
+                }
+            } else {
+                body
             };
             parts.extensions.insert(auth.agent);
             parts

@@ -104,6 +104,14 @@ pub(crate) fn not_found() -> Response {
     )
 }
 
+/// A body larger than the resource buffers to check its `Content-Digest`.
+pub(crate) fn payload_too_large() -> Response {
+    problem(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        &ProblemDetails::new("invalid_request", "the request body is too large"),
+    )
+}
+
 /// The store could not be reached: fail closed.
 pub(crate) fn unavailable() -> Response {
     let mut resp = problem(

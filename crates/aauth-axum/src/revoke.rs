@@ -146,6 +146,11 @@ pub(crate) async fn revoke(State(resource): State<AAuthResource>, req: Request) 
             "body too large or unreadable",
         );
     };
+    if crate::layer::covers_content_digest(&caller)
+        && let Err(resp) = crate::layer::check_content_digest(&resource, &parts.headers, &bytes)
+    {
+        return resp;
+    }
     // REV-03: both members are required.
     let (iss, jti) = match serde_json::from_slice::<RevocationRequest>(&bytes) {
         Ok(RevocationRequest {

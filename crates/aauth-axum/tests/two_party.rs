@@ -631,3 +631,20 @@ fn rm_04_config_refuses_plain_http_except_on_loopback_in_dev_mode() {
         "RM-04: a base with a query would put one in the interaction URL"
     );
 }
+
+#[tokio::test]
+async fn ic_11_the_page_shows_the_query_the_agent_sent() {
+    let h = harness();
+    let agent = Agent::new();
+    let first = h
+        .send(agent.request(Method::GET, "/data?amount=1000&to=%3Cb%3Emallory", h.now()))
+        .await;
+    let (url, code, _) = first.interaction();
+    let page = h.open_page(&url, &code).await;
+    let html = page.text();
+    assert!(
+        html.contains("GET /data?amount=1000&amp;to=%3Cb%3Emallory"),
+        "{html}"
+    );
+    assert!(!html.contains("<b>mallory"));
+}
