@@ -285,24 +285,26 @@ pub(crate) fn covers_content_digest(agent: &VerifiedAgent) -> bool {
     agent.covered.iter().any(|c| c == "content-digest")
 }
 
-/// Compares a covered `Content-Digest` with the body; a mismatch means the body is not the one
+/// Compares a covered `Content-Digest` with the body (`Some` is the refusal); a mismatch means the body is not the one
 /// that was signed, which is answered like a signature that does not verify.
 pub(crate) fn check_content_digest(
     resource: &AAuthResource,
     headers: &http::HeaderMap,
     body: &[u8],
-) -> Result<(), Response> {
-    aauth_sig::digest::verify_content_digest(headers, body).map_err(|e| {
-        let err = VerifyError::Resolver {
-            code: SignatureErrorCode::InvalidSignature,
-            detail: format!("Content-Digest: {e}"),
-        };
-        resource
-            .inner
-            .metrics
-            .signature_error(&SignatureErrorCode::InvalidSignature);
-        response::signature_failure(&resource.inner, &err)
-    })
+) -> Option<Response> {
+    aauth_sig::digest::verify_content_digest(headers, body)
+        .err()
+        .map(|e| {
+            let err = VerifyError::Resolver {
+                code: SignatureErrorCode::InvalidSignature,
+                detail: format!("Content-Digest: {e}"),
+            };
+            resource
+                .inner
+                .metrics
+                .signature_error(&SignatureErrorCode::InvalidSignature);
+            response::signature_failure(&resource.inner, &err)
+        })
 }
 
 /// Why a request's signature was not accepted.
@@ -390,7 +392,8 @@ where
             let body = if covers_content_digest(&auth.agent) {
                 match axum::body::to_bytes(body, MAX_DIGESTED_BODY).await {
                     Ok(bytes) => {
-                        if let Err(resp) = check_content_digest(&resource, &parts.headers, &bytes) {
+                        if let Some(resp) = check_content_digest(&resource, &parts.headers, &bytes)
+                        {
                             return Ok(resp);
                         }
                         Body::from(bytes)

@@ -147,7 +147,7 @@ pub(crate) async fn revoke(State(resource): State<AAuthResource>, req: Request) 
         );
     };
     if crate::layer::covers_content_digest(&caller)
-        && let Err(resp) = crate::layer::check_content_digest(&resource, &parts.headers, &bytes)
+        && let Some(resp) = crate::layer::check_content_digest(&resource, &parts.headers, &bytes)
     {
         return resp;
     }
