@@ -1,9 +1,13 @@
 //! `aauth`: generate keys, fetch AAuth-protected resources, sign requests for other tools,
 //! verify captured requests, run the demo resource, and run the whole two-party flow.
 //!
-//! Exit codes: 0 success · 1 error · 2 usage · 3 access denied · 4 expired or timed out ·
-//! 5 signature rejected (or `verify`: invalid) · 6 the resource answered a non-2xx status ·
-//! 130 interrupted.
+//! Exit codes: 0 success (also: standard output closed early, e.g. `| head`) · 1 error ·
+//! 2 usage or bad capture · 3 access denied · 4 expired or timed out (`--timeout`,
+//! `--max-time`) · 5 signature rejected (or `verify`: invalid) · 6 the resource answered a
+//! non-2xx status · 130 interrupted.
+//!
+//! Nothing is written with `println!`: a closed pipe must never panic. See [`term`] for the
+//! output policy and the escaping of server-controlled text.
 use std::io::{IsTerminal, Read};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -18,6 +22,43 @@ use aauth_cli::{demo_resource, keyfile, person, verify};
 use aauth_sig::{Algorithm, SigningKey};
 use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
+
+mod term;
+
+/// `--max-time` default: seconds for one HTTP exchange, body included.
+const DEFAULT_MAX_TIME: u64 = 60;
+/// Seconds to establish a connection (at most `--max-time`).
+const CONNECT_TIMEOUT: u64 = 10;
+/// Largest body `fetch --json` keeps in memory; without `--json` a body is streamed.
+const MAX_JSON_BODY: usize = 16 * 1024 * 1024;
+/// Largest capture `verify` reads.
+const MAX_CAPTURE: u64 = 1024 * 1024;
+
+/// `println!` that returns a [`Failure`] (quiet, exit 0, when stdout was closed early) with `?`.
+macro_rules! outln {
+    () => {
+        term::out_bytes(b"\n").map_err(Failure::stdout)?
+    };
+    ($($arg:tt)*) => {
+        term::out_bytes(format!("{}\n", format_args!($($arg)*)).as_bytes())
+            .map_err(Failure::stdout)?
+    };
+}
+
+/// A best-effort line on standard output (a server's banner: `aauth serve | head -1` must not
+/// stop the server).
+macro_rules! sayln {
+    ($($arg:tt)*) => {
+        let _ = term::out_bytes(format!("{}\n", format_args!($($arg)*)).as_bytes());
+    };
+}
+
+/// `eprintln!` that never panics and escapes control characters.
+macro_rules! errln {
+    ($($arg:tt)*) => {
+        term::err_line(&format!($($arg)*))
+    };
+}
 
 #[derive(Parser)]
 #[command(name = "aauth", version, about = "AAuth agent and resource tools", long_about = None)]
@@ -57,6 +98,8 @@ struct RequestArgs {
 enum Command {
     /// Generate a signing key and write it as a private JWK (mode 0600).
     Keygen {
+        /// Key file to write; `-` prints the private JWK on standard output (the thumbprint
+        /// then goes to standard error).
         #[arg(short, long, default_value = "aauth-key.jwk")]
         out: PathBuf,
         #[arg(long, value_enum, default_value = "ed25519")]
@@ -89,6 +132,10 @@ enum Command {
         /// Seconds to wait for the person's decision.
         #[arg(long, default_value_t = 300)]
         timeout: u64,
+        /// Seconds allowed for each HTTP exchange, body included (0: no limit); polls waiting
+        /// for the person have their own limit.
+        #[arg(long, value_name = "SECS", default_value_t = DEFAULT_MAX_TIME)]
+        max_time: u64,
         /// Open the approval page in the browser.
         #[arg(long)]
         open: bool,
@@ -192,6 +239,8 @@ struct Failure {
     message: String,
     hint: Option<&'static str>,
     code: u8,
+    /// Nothing to say (standard output was closed by its reader).
+    quiet: bool,
 }
 
 impl Failure {
@@ -200,6 +249,20 @@ impl Failure {
             message: message.to_string(),
             hint: None,
             code,
+            quiet: false,
+        }
+    }
+
+    /// A failed write to standard output: a reader that went away (`| head`) ends the command
+    /// quietly with 0; anything else is an I/O error.
+    fn stdout(e: std::io::Error) -> Self {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            Failure {
+                quiet: true,
+                ..Failure::new("", 0)
+            }
+        } else {
+            Failure::new(format!("cannot write to standard output: {e}"), 1)
         }
     }
 
@@ -218,9 +281,7 @@ impl From<AAuthError> for Failure {
             AAuthError::Gone { .. } => Failure::new(e, 4).hint("start over with a new request"),
             AAuthError::Signature { .. } => Failure::new(e, 5)
                 .hint("check the machine's clock and that the resource accepts this key type"),
-            AAuthError::Http(_) => {
-                Failure::new(e, 1).hint("is the resource running and reachable?")
-            }
+            AAuthError::Http(inner) => http_failure(inner),
             AAuthError::Cancelled => Failure::new(e, 130),
             AAuthError::CrossOriginLocation(_) => {
                 Failure::new(e, 1).hint("the resource is misconfigured; refusing to follow it")
@@ -231,8 +292,34 @@ impl From<AAuthError> for Failure {
             AAuthError::BodyNotReplayable => {
                 Failure::new(e, 1).hint("send a smaller body, or approve first with a GET")
             }
+            // aauth-agent prefixes the field name that the wire error already names.
+            AAuthError::Protocol(_) => Failure::new(
+                e.to_string().replace(
+                    "AAuth-Requirement: AAuth-Requirement: ",
+                    "AAuth-Requirement: ",
+                ),
+                1,
+            ),
             _ => Failure::new(e, 1),
         }
+    }
+}
+
+/// A failed HTTP exchange, with its causes (reqwest's own message omits them): a timeout is
+/// exit 4, anything else exit 1.
+fn http_failure(e: &reqwest::Error) -> Failure {
+    let mut message = format!("HTTP request failed: {e}");
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        message.push_str(": ");
+        message.push_str(&s.to_string());
+        source = s.source();
+    }
+    if e.is_timeout() {
+        Failure::new(message, 4)
+            .hint("the resource did not answer in time; raise --max-time (0: no limit)")
+    } else {
+        Failure::new(message, 1).hint("is the resource running and reachable?")
     }
 }
 
@@ -260,16 +347,19 @@ fn main() -> ExitCode {
     let rt = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
+            errln!("error: cannot start the async runtime: {e}");
             return ExitCode::from(1);
         }
     };
     match rt.block_on(run(cli.command)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) => {
-            eprintln!("error: {}", f.message);
-            if let Some(h) = f.hint {
-                eprintln!("hint: {h}");
+            if !f.quiet {
+                // One line: newlines in server-chosen text are escaped too.
+                errln!("error: {}", term::escape_controls(&f.message, false));
+                if let Some(h) = f.hint {
+                    errln!("hint: {h}");
+                }
             }
             ExitCode::from(f.code)
         }
@@ -283,9 +373,17 @@ async fn run(command: Command) -> Result<(), Failure> {
                 Alg::Ed25519 => Algorithm::Ed25519,
                 Alg::Es256 => Algorithm::Es256,
             };
+            if out.as_os_str() == "-" {
+                let key = SigningKey::generate(alg).map_err(|e| Failure::new(e, 1))?;
+                let jwk = serde_json::to_string_pretty(&key.to_private_jwk())
+                    .map_err(|e| Failure::new(e, 1))?;
+                outln!("{jwk}");
+                errln!("thumbprint {}", key.thumbprint());
+                return Ok(());
+            }
             let key = keyfile::generate(&out, alg, force).map_err(|e| Failure::new(e, 1))?;
-            println!("wrote {} ({})", out.display(), alg.jose_name());
-            println!("thumbprint {}", key.thumbprint());
+            outln!("wrote {} ({})", out.display(), alg.jose_name());
+            outln!("thumbprint {}", key.thumbprint());
             Ok(())
         }
         Command::Thumbprint { key, json } => {
@@ -296,9 +394,9 @@ async fn run(command: Command) -> Result<(), Failure> {
                     "alg": key.algorithm().jose_name(),
                     "jwk": serde_json::to_value(key.public_jwk()).unwrap_or_default(),
                 });
-                println!("{out}");
+                outln!("{out}");
             } else {
-                println!("{}", key.thumbprint());
+                outln!("{}", key.thumbprint());
             }
             Ok(())
         }
@@ -308,6 +406,7 @@ async fn run(command: Command) -> Result<(), Failure> {
             verbose,
             json,
             timeout,
+            max_time,
             open,
             no_qr,
             sessions,
@@ -323,6 +422,7 @@ async fn run(command: Command) -> Result<(), Failure> {
                 verbose,
                 json,
                 timeout,
+                max_time,
                 open,
                 qr: !no_qr,
                 sessions,
@@ -349,8 +449,9 @@ async fn run(command: Command) -> Result<(), Failure> {
             open,
         } => demo(auto_approve, timeout, open).await,
         Command::Completions { shell } => {
-            clap_complete::generate(shell, &mut Cli::command(), "aauth", &mut std::io::stdout());
-            Ok(())
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "aauth", &mut script);
+            term::out_bytes(&script).map_err(Failure::stdout)
         }
     }
 }
@@ -362,6 +463,24 @@ fn default_sessions_path(key: &Path) -> PathBuf {
 }
 
 fn load_key(path: &Path) -> Result<SigningKey, Failure> {
+    // A directory (mode 0777 like /tmp) would otherwise be reported as "readable by others".
+    if let Ok(meta) = std::fs::metadata(path) {
+        let ft = meta.file_type();
+        #[cfg(unix)]
+        let special_ok = {
+            use std::os::unix::fs::FileTypeExt;
+            ft.is_fifo() // `-k <(pass show agent-key)`
+        };
+        #[cfg(not(unix))]
+        let special_ok = false;
+        if !ft.is_file() && !special_ok {
+            let what = if ft.is_dir() { " (a directory)" } else { "" };
+            return Err(
+                Failure::new(format!("{} is not a regular file{what}", path.display()), 1)
+                    .hint("give the path of a key file (create one with `aauth keygen`)"),
+            );
+        }
+    }
     keyfile::load(path).map_err(|e| match e {
         keyfile::KeyFileError::Read { .. } => {
             Failure::new(e, 1).hint("create one with `aauth keygen`")
@@ -424,6 +543,7 @@ struct FetchOptions {
     verbose: bool,
     json: bool,
     timeout: u64,
+    max_time: u64,
     open: bool,
     qr: bool,
     sessions: Option<PathBuf>,
@@ -438,8 +558,8 @@ struct WaitUi {
 impl WaitUi {
     fn show(&self, prompt: &InteractionPrompt, qr: bool, open: bool) {
         let url = prompt.approval_url();
-        eprintln!("Approve at: {url}");
-        eprintln!("Code:       {}", prompt.code);
+        errln!("Approve at: {url}");
+        errln!("Code:       {}", prompt.code);
         let tty = std::io::stderr().is_terminal();
         if qr
             && tty
@@ -449,10 +569,10 @@ impl WaitUi {
                 .render::<qrcode::render::unicode::Dense1x2>()
                 .quiet_zone(true)
                 .build();
-            eprintln!("{art}");
+            errln!("{art}");
         }
         if open && let Err(e) = webbrowser::open(&url) {
-            eprintln!("(could not open a browser: {e})");
+            errln!("(could not open a browser: {e})");
         }
         let pb = ProgressBar::new_spinner();
         if !tty {
@@ -492,41 +612,41 @@ impl WaitUi {
 fn print_event(e: &ProtocolEvent) {
     match e {
         ProtocolEvent::Metadata { origin, metadata } => match metadata {
-            Some(m) => eprintln!(
+            Some(m) => errln!(
                 "* metadata {origin}: access_mode={} extra components={:?}",
                 m.access_mode.as_deref().unwrap_or("-"),
                 m.additional_signature_components
             ),
-            None => eprintln!("* no usable metadata at {origin}"),
+            None => errln!("* no usable metadata at {origin}"),
         },
         ProtocolEvent::Signed { method, url, base } => {
-            eprintln!("> {method} {url}");
-            eprintln!("* signature base:");
+            errln!("> {method} {url}");
+            errln!("* signature base:");
             for line in base.lines() {
-                eprintln!("*   {line}");
+                errln!("*   {}", redact_base_line(line));
             }
         }
         ProtocolEvent::Response {
             method,
             url,
             status,
-        } => eprintln!("< {status} for {method} {url}"),
+        } => errln!("< {status} for {method} {url}"),
         ProtocolEvent::Resigning { components } => {
-            eprintln!("* resource requires {components:?}; re-signing once")
+            errln!("* resource requires {components:?}; re-signing once")
         }
         ProtocolEvent::Interaction { location, .. } => {
-            eprintln!("* interaction required; polling {location}")
+            errln!("* interaction required; polling {location}")
         }
         ProtocolEvent::AwaitingApproval { location } => {
-            eprintln!("* approval required; polling {location}")
+            errln!("* approval required; polling {location}")
         }
         ProtocolEvent::Waiting { wait, attempt } => {
-            eprintln!("* waiting {}s before poll {}", wait.as_secs(), attempt + 1)
+            errln!("* waiting {}s before poll {}", wait.as_secs(), attempt + 1)
         }
         ProtocolEvent::Polled {
             status,
             interacting,
-        } => eprintln!(
+        } => errln!(
             "< poll {status}{}",
             if *interacting {
                 " (person is on the page)"
@@ -534,16 +654,48 @@ fn print_event(e: &ProtocolEvent) {
                 ""
             }
         ),
-        ProtocolEvent::SessionStored { origin, rotated } => eprintln!(
+        ProtocolEvent::SessionStored { origin, rotated } => errln!(
             "* session token {} for {origin}",
             if *rotated { "rotated" } else { "stored" }
         ),
         ProtocolEvent::SessionDropped { origin } => {
-            eprintln!("* session token for {origin} dropped")
+            errln!("* session token for {origin} dropped")
         }
-        ProtocolEvent::Withdrawn { location } => eprintln!("* withdrew {location}"),
+        ProtocolEvent::Withdrawn { location } => errln!("* withdrew {location}"),
         _ => {}
     }
+}
+
+/// A signature-base line for `-v`: the session token in `authorization` is a credential.
+fn redact_base_line(line: &str) -> std::borrow::Cow<'_, str> {
+    match line.strip_prefix("\"authorization\": ") {
+        Some(value) => {
+            let scheme = value.split_once(' ').map_or("", |(s, _)| s);
+            format!("\"authorization\": {scheme} <redacted>").into()
+        }
+        None => line.into(),
+    }
+}
+
+/// The reqwest client of `fetch` and `demo`: no redirects (the agent checks origins itself),
+/// a connect timeout, and `max_time` seconds per exchange (0: no limit). The agent gives each
+/// poll its own, longer limit (`Prefer: wait` plus a margin), so waiting for a person is not
+/// cut short.
+fn http_client(max_time: u64) -> Result<reqwest::Client, Failure> {
+    aauth_cli::install_ring_provider();
+    let mut connect = Duration::from_secs(CONNECT_TIMEOUT);
+    let mut builder = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("aauth/", env!("CARGO_PKG_VERSION")));
+    if max_time > 0 {
+        let total = Duration::from_secs(max_time);
+        connect = connect.min(total);
+        builder = builder.timeout(total);
+    }
+    builder
+        .connect_timeout(connect)
+        .build()
+        .map_err(|e| Failure::new(format!("cannot set up HTTP: {e}"), 1))
 }
 
 type Show = Arc<dyn Fn(InteractionPrompt) + Send + Sync>;
@@ -551,6 +703,7 @@ type Show = Arc<dyn Fn(InteractionPrompt) + Send + Sync>;
 fn interactive_client(
     key: SigningKey,
     timeout: u64,
+    max_time: u64,
     verbose: bool,
     ui: WaitUi,
     show: Show,
@@ -558,6 +711,7 @@ fn interactive_client(
 ) -> Result<AAuthClient, Failure> {
     let mut builder = AAuthClient::builder(key)
         .use_hwk()
+        .http_client(http_client(max_time)?)
         .on_event(move |e| {
             if verbose {
                 print_event(e);
@@ -604,6 +758,7 @@ async fn fetch(req: RequestArgs, opts: FetchOptions) -> Result<(), Failure> {
     let client = interactive_client(
         key,
         opts.timeout,
+        opts.max_time,
         opts.verbose,
         ui.clone(),
         Arc::new(move |p| show_ui.show(&p, qr, open)),
@@ -613,10 +768,20 @@ async fn fetch(req: RequestArgs, opts: FetchOptions) -> Result<(), Failure> {
     let result = builder.send().await;
     ui.done();
     let resp = result?;
-    print_response(resp, opts.include, opts.json).await
+    let tty = std::io::stdout().is_terminal();
+    print_response(resp, opts.include, opts.json, tty).await
 }
 
-async fn print_response(resp: reqwest::Response, include: bool, json: bool) -> Result<(), Failure> {
+/// Prints a response: `--json` reads the body into memory (at most [`MAX_JSON_BODY`]),
+/// otherwise it is streamed to standard output chunk by chunk, byte for byte — or with control
+/// characters escaped when standard output is a terminal. `newline`: end a body that lacks a
+/// final newline with one (for a terminal, and the demo's narration).
+async fn print_response(
+    mut resp: reqwest::Response,
+    include: bool,
+    json: bool,
+    newline: bool,
+) -> Result<(), Failure> {
     let status = resp.status();
     let version = resp.version();
     let headers: Vec<(String, String)> = resp
@@ -627,32 +792,66 @@ async fn print_response(resp: reqwest::Response, include: bool, json: bool) -> R
                 // A session token is a credential: never print it.
                 "<redacted>".to_owned()
             } else {
-                value.to_str().unwrap_or("<binary>").to_owned()
+                term::escape_controls(value.to_str().unwrap_or("<binary>"), false).into_owned()
             };
             (name.as_str().to_owned(), v)
         })
         .collect();
-    let body = resp.text().await.map_err(|e| Failure::new(e, 1))?;
     if json {
+        let mut body = Vec::new();
+        while let Some(chunk) = resp.chunk().await.map_err(|e| http_failure(&e))? {
+            if body.len().saturating_add(chunk.len()) > MAX_JSON_BODY {
+                return Err(Failure::new(
+                    format!(
+                        "the response body is larger than {} MiB, too large for --json",
+                        MAX_JSON_BODY / (1024 * 1024)
+                    ),
+                    1,
+                )
+                .hint("drop --json to stream the body (-i shows the status and headers)"));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        let body = String::from_utf8_lossy(&body);
         let mut map = serde_json::Map::new();
         for (k, v) in &headers {
             map.insert(k.clone(), serde_json::Value::String(v.clone()));
         }
+        // serde_json escapes control characters: JSON output is safe on a terminal.
         let parsed = serde_json::from_str::<serde_json::Value>(&body)
-            .unwrap_or(serde_json::Value::String(body.clone()));
-        println!(
+            .unwrap_or_else(|_| serde_json::Value::String(body.into_owned()));
+        outln!(
             "{}",
             serde_json::json!({"status": status.as_u16(), "headers": map, "body": parsed})
         );
     } else {
         if include {
-            println!("{version:?} {status}");
+            outln!("{version:?} {status}");
             for (k, v) in &headers {
-                println!("{k}: {v}");
+                outln!("{k}: {v}");
             }
-            println!();
+            outln!();
         }
-        println!("{body}");
+        let mut escaper = std::io::stdout()
+            .is_terminal()
+            .then(term::TerminalEscaper::default);
+        let mut last = None;
+        while let Some(chunk) = resp.chunk().await.map_err(|e| http_failure(&e))? {
+            if let Some(&b) = chunk.last() {
+                last = Some(b);
+            }
+            match escaper.as_mut() {
+                Some(t) => term::out_bytes(t.push(&chunk).as_bytes()),
+                None => term::out_bytes(&chunk),
+            }
+            .map_err(Failure::stdout)?;
+        }
+        if let Some(t) = escaper.as_mut() {
+            term::out_bytes(t.finish().as_bytes()).map_err(Failure::stdout)?;
+        }
+        if newline && last.is_some_and(|b| b != b'\n') {
+            outln!();
+        }
     }
     if status.is_success() {
         Ok(())
@@ -680,7 +879,7 @@ async fn sign(req: RequestArgs, json: bool, verbose: bool) -> Result<(), Failure
         ("signature", "Signature"),
     ];
     if verbose {
-        eprintln!("signature base:\n{base}");
+        errln!("signature base:\n{base}");
     }
     let value = |n: &str| {
         request
@@ -696,14 +895,14 @@ async fn sign(req: RequestArgs, json: bool, verbose: bool) -> Result<(), Failure
                 map.insert(n.to_owned(), serde_json::Value::String(v));
             }
         }
-        println!(
+        outln!(
             "{}",
             serde_json::json!({"headers": map, "signature_base": base})
         );
     } else {
         for (n, display) in names {
             if let Some(v) = value(n) {
-                println!("{display}: {v}");
+                outln!("{display}: {v}");
             }
         }
     }
@@ -711,16 +910,7 @@ async fn sign(req: RequestArgs, json: bool, verbose: bool) -> Result<(), Failure
 }
 
 fn verify_cmd(file: &Path, now: Option<u64>, window: u64, scheme: &str) -> Result<(), Failure> {
-    let text = if file.as_os_str() == "-" {
-        let mut s = String::new();
-        std::io::stdin()
-            .read_to_string(&mut s)
-            .map_err(|e| Failure::new(format!("cannot read standard input: {e}"), 1))?;
-        s
-    } else {
-        std::fs::read_to_string(file)
-            .map_err(|e| Failure::new(format!("cannot read {}: {e}", file.display()), 1))?
-    };
+    let text = read_capture(file)?;
     let captured = verify::parse_capture(&text, scheme)
         .map_err(|e| Failure::new(e, 2).hint("give raw HTTP or JSON {method, url, headers}"))?;
     let now = now.unwrap_or_else(|| {
@@ -730,7 +920,7 @@ fn verify_cmd(file: &Path, now: Option<u64>, window: u64, scheme: &str) -> Resul
             .unwrap_or(0)
     });
     let verdict = verify::verify(&captured, now, Duration::from_secs(window));
-    println!(
+    outln!(
         "{}",
         serde_json::to_string(&verdict).unwrap_or_else(|_| "{}".into())
     );
@@ -745,6 +935,37 @@ fn verify_cmd(file: &Path, now: Option<u64>, window: u64, scheme: &str) -> Resul
             5,
         ))
     }
+}
+
+/// Reads a capture: at most [`MAX_CAPTURE`] bytes of UTF-8. An unreadable file is an I/O error
+/// (exit 1); a capture too large or not UTF-8 is a bad capture (exit 2, as a malformed one).
+fn read_capture(file: &Path) -> Result<String, Failure> {
+    let (name, input): (String, Box<dyn Read>) = if file.as_os_str() == "-" {
+        ("standard input".into(), Box::new(std::io::stdin()))
+    } else {
+        let f = std::fs::File::open(file)
+            .map_err(|e| Failure::new(format!("cannot read {}: {e}", file.display()), 1))?;
+        (file.display().to_string(), Box::new(f))
+    };
+    let mut bytes = Vec::new();
+    input
+        .take(MAX_CAPTURE + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| Failure::new(format!("cannot read {name}: {e}"), 1))?;
+    if bytes.len() as u64 > MAX_CAPTURE {
+        return Err(Failure::new(
+            format!(
+                "{name}: the capture is larger than {} KiB",
+                MAX_CAPTURE / 1024
+            ),
+            2,
+        )
+        .hint("give one captured request (raw HTTP or JSON {method, url, headers})"));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        Failure::new(format!("{name}: the capture is not UTF-8 ({e})"), 2)
+            .hint("give raw HTTP or JSON {method, url, headers} as UTF-8 text")
+    })
 }
 
 /// The stores `--store` names: `None` for memory.
@@ -765,7 +986,7 @@ async fn open_stores(args: &StoreArgs) -> Result<Option<demo_resource::DemoStore
         Failure::new(format!("store {shown}: {e}"), 1)
             .hint("is Redis running? (redis-cli -u URL ping)")
     })?;
-    println!(
+    sayln!(
         "State in Redis at {shown}, key prefix {:?}",
         args.store_prefix
     );
@@ -775,6 +996,26 @@ async fn open_stores(args: &StoreArgs) -> Result<Option<demo_resource::DemoStore
         revocations: Arc::new(backend.revocation_store()),
         replay: Arc::new(backend.replay_store()),
     }))
+}
+
+/// Why `serve` could not start: the listener (with the matching hint) or the configuration
+/// (`--public-url`; usage, exit 2).
+fn serve_failure(listen: SocketAddr, e: &std::io::Error) -> Failure {
+    use std::io::ErrorKind;
+    match e.kind() {
+        ErrorKind::AddrInUse => Failure::new(format!("cannot listen on {listen}: {e}"), 1)
+            .hint("is the port free? try --listen 127.0.0.1:0"),
+        ErrorKind::AddrNotAvailable => Failure::new(format!("cannot listen on {listen}: {e}"), 1)
+            .hint("use an address of this machine, e.g. --listen 127.0.0.1:8080"),
+        ErrorKind::PermissionDenied => Failure::new(format!("cannot listen on {listen}: {e}"), 1)
+            .hint("ports below 1024 need privileges; try --listen 127.0.0.1:8080"),
+        // spawn_with reports the resource's configuration as ErrorKind::Other.
+        ErrorKind::Other => Failure::new(format!("invalid configuration: {e}"), 2).hint(
+            "--public-url must be the origin agents use, e.g. https://resource.example \
+             (plain http only for loopback)",
+        ),
+        _ => Failure::new(format!("cannot listen on {listen}: {e}"), 1),
+    }
 }
 
 async fn serve(
@@ -802,25 +1043,26 @@ async fn serve(
     };
     let (addr, resource, handle) = demo_resource::spawn_with(listen, public_url, opts)
         .await
-        .map_err(|e| Failure::new(e, 1).hint("is the port free? try --listen 127.0.0.1:0"))?;
-    println!(
+        .map_err(|e| serve_failure(listen, &e))?;
+    sayln!(
         "AAuth demo resource on http://{addr} (origin {})",
         resource.origin()
     );
-    println!(
+    sayln!(
         "Protected: {}/data — try `aauth fetch {}/data`",
         resource.origin(),
         resource.origin()
     );
     if shared_password {
-        println!(
+        sayln!(
             "Interaction page sign-in: user {}, password from --demo-password / AAUTH_DEMO_PASSWORD",
             login.username
         );
     } else {
-        println!(
+        sayln!(
             "Interaction page sign-in: user {}, password {} (valid for this run only)",
-            login.username, login.password
+            login.username,
+            login.password
         );
     }
     let admin = match admin_listen {
@@ -828,7 +1070,7 @@ async fn serve(
             let (bound, handle) = aauth_cli::admin::spawn(a, resource.clone())
                 .await
                 .map_err(|e| Failure::new(format!("--admin-listen {a}: {e}"), 2))?;
-            println!("Admin (revocation) routes on http://{bound}");
+            sayln!("Admin (revocation) routes on http://{bound}");
             Some(handle)
         }
         None => None,
@@ -852,16 +1094,17 @@ async fn demo(auto_approve: bool, timeout: u64, open: bool) -> Result<(), Failur
     let (_addr, resource, _handle) = demo_resource::spawn(([127, 0, 0, 1], 0).into(), None)
         .await
         .map_err(|e| Failure::new(e, 1))?;
-    println!("1. Resource listening at {}", resource.origin());
+    outln!("1. Resource listening at {}", resource.origin());
     if !auto_approve {
         let login = demo_resource::demo_login();
-        println!(
+        outln!(
             "   Sign in at the interaction page as {} with password {}",
-            login.username, login.password
+            login.username,
+            login.password
         );
     }
     let key = SigningKey::generate(Algorithm::Ed25519).map_err(|e| Failure::new(e, 1))?;
-    println!(
+    outln!(
         "2. Agent key generated (Ed25519, thumbprint {})",
         key.thumbprint()
     );
@@ -870,35 +1113,44 @@ async fn demo(auto_approve: bool, timeout: u64, open: bool) -> Result<(), Failur
     let show: Show = Arc::new(move |prompt| {
         if auto_approve {
             let url = prompt.approval_url();
-            println!("Approve at: {url}");
-            println!("(auto-approve: playing the person at the interaction page)");
+            // Best effort here; the next line the demo prints reports a closed stdout.
+            sayln!("Approve at: {url}");
+            sayln!("(auto-approve: playing the person at the interaction page)");
             tokio::spawn(async move {
                 // Give the agent's first poll a moment, as a person would.
                 tokio::time::sleep(Duration::from_millis(300)).await;
                 if let Err(e) = person::decide(&url, person::Choice::Approve).await {
-                    eprintln!("auto-approve failed: {e}");
+                    errln!("auto-approve failed: {e}");
                 }
             });
         } else {
             show_ui.show(&prompt, true, open);
         }
     });
-    let client = interactive_client(key, timeout, false, ui.clone(), show, None)?;
+    let client = interactive_client(
+        key,
+        timeout,
+        DEFAULT_MAX_TIME,
+        false,
+        ui.clone(),
+        show,
+        None,
+    )?;
     let url = format!("{}/data", resource.origin());
-    println!("3. Agent: signed GET {url}");
+    outln!("3. Agent: signed GET {url}");
     let result = client.get(&url).cancel_on(cancel_on_ctrl_c()).send().await;
     ui.done();
     let resp = result?;
     let has_token = client.session_token(resource.origin()).is_some();
-    println!(
+    outln!(
         "4. Approved; session token {}; request re-sent with Authorization: AAuth",
         if has_token { "received" } else { "not issued" }
     );
-    println!("5. Resource answered {}:", resp.status());
-    print_response(resp, false, false).await?;
+    outln!("5. Resource answered {}:", resp.status());
+    print_response(resp, false, false, true).await?;
     // A second call rides on the session token, with no new approval.
     let again = client.get(&url).send().await?;
-    println!(
+    outln!(
         "6. Second request with the session token: {}",
         again.status()
     );
