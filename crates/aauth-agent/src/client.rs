@@ -492,12 +492,29 @@ impl Core {
         let url = req.url().clone();
         let method = req.method().clone();
         let authority = authority_of(&url);
+        // A body in memory is bound to the signature through `Content-Digest` (RFC 9530): the
+        // digest is a covered field, so a body swapped in transit no longer matches. A
+        // streaming body cannot be digested up front and stays unprotected.
+        let digest = req
+            .body()
+            .and_then(|b| b.as_bytes())
+            .filter(|b| !b.is_empty())
+            .map(aauth_sig::digest::content_digest);
         let h = req.headers_mut();
         h.remove(headers::SIGNATURE);
         h.remove(headers::SIGNATURE_INPUT);
         h.remove(headers::SIGNATURE_KEY);
+        if let Some(d) = digest {
+            h.insert("content-digest", d);
+        }
+        let mut components = self.components(&url, h);
+        if h.contains_key("content-digest") && !components.iter().any(|c| c == "content-digest") {
+            // Before `signature-key`, which stays last.
+            let at = components.len().saturating_sub(1);
+            components.insert(at, "content-digest".into());
+        }
         let opts = SignOptions {
-            components: self.components(&url, h),
+            components,
             created,
             expires: None,
             label: "sig".to_owned(),
@@ -1029,6 +1046,35 @@ impl RequestBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sig_11_a_body_in_memory_is_bound_by_a_covered_content_digest() {
+        let client =
+            AAuthClient::builder(SigningKey::generate(aauth_sig::Algorithm::Ed25519).unwrap())
+                .build()
+                .unwrap();
+        let mut req = client
+            .post("https://r.example/p")
+            .body("{\"a\":1}")
+            .build()
+            .unwrap();
+        client.sign(&mut req).unwrap();
+        let mut expected = http::HeaderMap::new();
+        aauth_sig::digest::set_content_digest(&mut expected, b"{\"a\":1}");
+        assert_eq!(
+            req.headers().get("content-digest"),
+            expected.get("content-digest")
+        );
+        let input = req.headers()["signature-input"].to_str().unwrap();
+        assert!(
+            input.contains("\"content-digest\" \"signature-key\""),
+            "{input}"
+        );
+        // No body, no digest.
+        let mut get = client.get("https://r.example/p").build().unwrap();
+        client.sign(&mut get).unwrap();
+        assert!(get.headers().get("content-digest").is_none());
+    }
 
     #[test]
     fn amb_33_default_polling_timeout_is_five_minutes() {

@@ -264,6 +264,37 @@ fn unhandled(
     AAuthError::Requirement(Box::new(typed))
 }
 
+/// An interaction requirement is shown to a person, who is asked to open the URL: only an
+/// `https` URL without query or fragment (RM-04) — or plain `http` on a loopback host, the
+/// development setting — and a code of Crockford symbols and hyphens (IC-02) are passed on.
+/// Anything else (another scheme such as `javascript:`, control characters) is refused rather
+/// than displayed.
+pub fn checked_prompt(url: String, code: String) -> Result<InteractionPrompt, AAuthError> {
+    let bad = |why: &str| AAuthError::Protocol(format!("interaction requirement: {why}"));
+    let parsed = Url::parse(&url).map_err(|_| bad("url is not an absolute URL"))?;
+    let loopback = match parsed.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    };
+    match parsed.scheme() {
+        "https" => {}
+        "http" if loopback => {}
+        _ => return Err(bad("url must be https")),
+    }
+    if parsed.query().is_some() || parsed.fragment().is_some() {
+        return Err(bad("url must not have a query or fragment"));
+    }
+    let symbols_ok = !code.is_empty()
+        && code.len() <= 64
+        && code.bytes().all(|b| b == b'-' || b.is_ascii_alphanumeric());
+    if !symbols_ok {
+        return Err(bad("code is not made of letters, digits and hyphens"));
+    }
+    Ok(InteractionPrompt { url, code })
+}
+
 /// Classifies the response to an ordinary request (RM-16: whatever its method). `body` is the
 /// response body when the caller read it (only needed for `clarification` and `claims`).
 pub fn classify_initial(
@@ -289,7 +320,7 @@ pub fn classify_initial(
     }
     match requirement {
         Requirement::Interaction { url, code } => Ok(Step::Poll {
-            prompt: Some(InteractionPrompt { url, code }),
+            prompt: Some(checked_prompt(url, code)?),
             location: resolve_location(request_url, headers)?,
             after: retry_after(headers, now),
         }),
@@ -343,7 +374,10 @@ pub fn classify_poll(
                 Ok(Some(AAuthRequirement {
                     requirement: Requirement::Interaction { url, code },
                     ..
-                })) => Some(InteractionPrompt { url, code }),
+                })) => match checked_prompt(url, code) {
+                    Ok(p) => Some(p),
+                    Err(e) => return PollStep::Fail(e),
+                },
                 Ok(Some(AAuthRequirement {
                     requirement: Requirement::Approval,
                     ..
@@ -814,5 +848,32 @@ mod tests {
             signature_error(StatusCode::FORBIDDEN, &h).is_none(),
             "only a 401 carries it"
         );
+    }
+
+    #[test]
+    fn rm_04_ic_02_only_safe_interaction_prompts_reach_the_person() {
+        for (url, code) in [
+            ("javascript:alert(1)", "7KQ2-M9XD"),
+            ("http://evil.example/approve", "7KQ2-M9XD"),
+            ("https://resource.example/i?next=x", "7KQ2-M9XD"),
+            ("https://resource.example/i#frag", "7KQ2-M9XD"),
+            ("https://resource.example/i", "7KQ2\u{1b}[2J"),
+            ("https://resource.example/i", ""),
+        ] {
+            assert!(
+                checked_prompt(url.into(), code.into()).is_err(),
+                "{url} {code:?}"
+            );
+        }
+        for url in [
+            "https://resource.example/i",
+            "http://127.0.0.1:8080/i",
+            "http://localhost:1/i",
+        ] {
+            assert!(
+                checked_prompt(url.into(), "7KQ2-M9XD".into()).is_ok(),
+                "{url}"
+            );
+        }
     }
 }
