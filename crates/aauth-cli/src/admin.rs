@@ -15,6 +15,8 @@
 //! | `POST /revoke/session` (body: the token) | that session token |
 //!
 //! Each answers `200 {"revoked": n}`, or `503` problem+json when the store is unavailable.
+//! Requests that carry an `Origin` (a web page) or a non-loopback `Host` (DNS rebinding) get
+//! `403`.
 use std::net::SocketAddr;
 
 use aauth_axum::AAuthResource;
@@ -87,7 +89,45 @@ pub fn router(resource: AAuthResource) -> Router {
         .route("/revoke/agent/{agent_id}", post(by_agent))
         .route("/revoke/session", post(by_token))
         .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(axum::middleware::from_fn(only_local_tools))
         .with_state(resource)
+}
+
+/// Loopback binding keeps other hosts out, but a web page in the operator's own browser can
+/// still reach a loopback port (a cross-site POST, or DNS rebinding under a foreign name).
+/// Operator tools send neither `Origin` nor a foreign `Host`; browsers driven by a page do, so
+/// such requests are refused.
+async fn only_local_tools(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let headers = req.headers();
+    let host_ok = headers
+        .get(axum::http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .is_some_and(|h| {
+            let name = h.rsplit_once(':').map_or(h, |(n, port)| {
+                if port.bytes().all(|b| b.is_ascii_digit()) {
+                    n
+                } else {
+                    h
+                }
+            });
+            let bare = name.trim_start_matches('[').trim_end_matches(']');
+            name.eq_ignore_ascii_case("localhost")
+                || bare
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback())
+        });
+    let from_a_page = headers.contains_key(axum::http::header::ORIGIN)
+        || headers
+            .get("sec-fetch-site")
+            .is_some_and(|v| v.as_bytes() != b"none");
+    if !host_ok || from_a_page {
+        return problem(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "admin routes take requests from local tools only (no Origin, loopback Host)",
+        );
+    }
+    next.run(req).await
 }
 
 /// Binds `addr` (loopback only) and serves the admin routes in the background.

@@ -1,0 +1,46 @@
+//! The admin listener takes requests from local tools only: a web page in the operator's
+//! browser (it sends `Origin`) or a DNS-rebinding name (a foreign `Host`) is refused.
+use aauth_cli::{admin, demo_resource};
+use axum::body::Body;
+use http::{Request, StatusCode};
+use tower::ServiceExt as _;
+
+async fn status(host: &str, extra: Option<(&str, &str)>) -> StatusCode {
+    let resource = demo_resource::resource("http://127.0.0.1:1").unwrap();
+    let mut req = Request::post("/revoke/person/demo").header("host", host);
+    if let Some((k, v)) = extra {
+        req = req.header(k, v);
+    }
+    let resp = admin::router(resource)
+        .oneshot(req.body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    resp.status()
+}
+
+#[tokio::test]
+async fn local_tools_are_served() {
+    assert_eq!(status("127.0.0.1:9999", None).await, StatusCode::OK);
+    assert_eq!(status("localhost:9999", None).await, StatusCode::OK);
+    assert_eq!(status("[::1]:9999", None).await, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn cross_site_and_rebinding_requests_are_refused() {
+    assert_eq!(
+        status("127.0.0.1:9999", Some(("origin", "http://evil.example"))).await,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        status("127.0.0.1:9999", Some(("sec-fetch-site", "cross-site"))).await,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        status("evil.example:9999", None).await,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        status("127.0.0.1.evil.example", None).await,
+        StatusCode::FORBIDDEN
+    );
+}
