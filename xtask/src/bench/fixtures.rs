@@ -133,6 +133,30 @@ pub fn sign_with(key: SigningKey, shape: &Shape, created: u64) -> Result<Signed,
     })
 }
 
+/// The RFC 9421 test key of `alg` (from `shared/`), so that counted runs of different
+/// operations see the same key and, for Ed25519, the same signature bytes; a fresh key when
+/// the file is not there.
+pub fn fixed_key(alg: Algorithm) -> Result<SigningKey, String> {
+    let file = match alg {
+        Algorithm::Ed25519 => "test-key-ed25519.priv.jwk.json",
+        _ => "test-key-ecc-p256.priv.jwk.json",
+    };
+    let path = crate::shared_dir().join("testdata/rfc9421/keys").join(file);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => {
+            let mut jwk: serde_json::Value =
+                serde_json::from_str(&text).map_err(|e| e.to_string())?;
+            if let Some(o) = jwk.as_object_mut() {
+                o.remove("kid");
+                o.insert("alg".into(), alg.jose_name().into());
+            }
+            let jwk: aauth_sig::Jwk = serde_json::from_value(jwk).map_err(|e| e.to_string())?;
+            SigningKey::from_jwk(&jwk).map_err(|e| format!("{}: {e}", path.display()))
+        }
+        Err(_) => SigningKey::generate(alg).map_err(|e| e.to_string()),
+    }
+}
+
 pub fn sign(shape: &Shape, created: u64) -> Result<Signed, String> {
     let key = SigningKey::generate(shape.alg).map_err(|e| e.to_string())?;
     sign_with(key, shape, created)

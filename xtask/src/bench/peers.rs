@@ -169,7 +169,7 @@ fn install_python(root: &Path) -> Result<PathBuf, String> {
 struct Harness {
     name: &'static str,
     child: Child,
-    stdin: ChildStdin,
+    stdin: Option<ChildStdin>,
     stdout: BufReader<ChildStdout>,
     check: Value,
 }
@@ -188,7 +188,7 @@ impl Harness {
         let mut h = Harness {
             name,
             child,
-            stdin,
+            stdin: Some(stdin),
             stdout,
             check: Value::Null,
         };
@@ -205,7 +205,8 @@ impl Harness {
     }
 
     fn rep(&mut self) -> Result<(f64, f64), String> {
-        writeln!(self.stdin, "rep").map_err(|e| format!("{}: {e}", self.name))?;
+        let stdin = self.stdin.as_mut().ok_or("stdin closed")?;
+        writeln!(stdin, "rep").map_err(|e| format!("{}: {e}", self.name))?;
         let v = self.read()?;
         if v["bad"].as_u64().unwrap_or(1) != 0 {
             return Err(format!("{}: some timed verifications failed", self.name));
@@ -219,7 +220,17 @@ impl Harness {
 
 impl Drop for Harness {
     fn drop(&mut self) {
-        let _ = writeln!(self.stdin, "quit");
+        if let Some(mut stdin) = self.stdin.take() {
+            let _ = writeln!(stdin, "quit");
+        }
+        // stdin is closed now; a harness that still lingers is stopped.
+        for _ in 0..50 {
+            if self.child.try_wait().is_ok_and(|s| s.is_some()) {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
         let _ = self.child.wait();
     }
 }
@@ -318,6 +329,10 @@ pub fn run(
         });
         1e9 / ns
     };
+    // One untimed round each: node's JIT and python's caches warm up.
+    for h in harnesses.iter_mut() {
+        h.rep()?;
+    }
     let mut ours_per_s = Vec::new();
     let mut hyper_ratio = Vec::new();
     let mut peer_ratio: Vec<Vec<f64>> = vec![Vec::new(); harnesses.len()];

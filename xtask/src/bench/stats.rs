@@ -32,12 +32,30 @@ pub fn stat(values: &[f64]) -> Option<Stat> {
     })
 }
 
-/// Runs `f` repeatedly for about `slice`; nanoseconds per call.
+/// Nanoseconds this thread has been on a CPU (Linux `schedstat`); `None` elsewhere.
+pub fn thread_cpu_ns() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    s.split_whitespace().next()?.parse().ok()
+}
+
+/// Runs `f` repeatedly for about `slice` of wall-clock time; nanoseconds of this thread's CPU
+/// time per call, so that time spent descheduled on a shared machine does not count (wall
+/// time where the CPU clock is unavailable).
 pub fn ns_per_op(slice: Duration, f: &mut dyn FnMut()) -> f64 {
+    ns_per_op_clock(slice, f, true)
+}
+
+/// As [`ns_per_op`] on the wall clock (for throughput across threads).
+pub fn ns_per_op_wall(slice: Duration, f: &mut dyn FnMut()) -> f64 {
+    ns_per_op_clock(slice, f, false)
+}
+
+fn ns_per_op_clock(slice: Duration, f: &mut dyn FnMut(), cpu: bool) -> f64 {
     // Warm caches and branch predictors a little.
     for _ in 0..4 {
         f();
     }
+    let cpu_start = if cpu { thread_cpu_ns() } else { None };
     let start = Instant::now();
     let mut calls: u64 = 0;
     loop {
@@ -47,7 +65,11 @@ pub fn ns_per_op(slice: Duration, f: &mut dyn FnMut()) -> f64 {
         calls += 8;
         let el = start.elapsed();
         if el >= slice {
-            return el.as_nanos() as f64 / calls as f64;
+            let spent = match (cpu_start, thread_cpu_ns()) {
+                (Some(a), Some(b)) if b > a => (b - a) as f64,
+                _ => el.as_nanos() as f64,
+            };
+            return spent / calls as f64;
         }
     }
 }
