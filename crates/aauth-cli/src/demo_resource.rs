@@ -50,7 +50,7 @@ async fn index() -> Html<&'static str> {
 /// (pending URL, interaction page, login, metadata, revocation).
 pub fn app(resource: &AAuthResource) -> Router {
     Router::new()
-        .route("/data", get(data))
+        .route("/data", get(data).post(data))
         .layer(resource.layer())
         .route("/", get(index))
         .merge(resource.routes())
