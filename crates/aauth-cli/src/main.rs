@@ -871,9 +871,11 @@ async fn sign(req: RequestArgs, json: bool, verbose: bool) -> Result<(), Failure
     let mut request = build_request(&client, &req)?
         .build()
         .map_err(Failure::from)?;
-    let base = client.signature_base(&request).map_err(Failure::from)?;
     client.sign(&mut request).map_err(Failure::from)?;
+    // After signing: the signer may add headers it covers (Content-Digest for a body).
+    let base = client.signature_base(&request).map_err(Failure::from)?;
     let names = [
+        ("content-digest", "Content-Digest"),
         ("signature-key", "Signature-Key"),
         ("signature-input", "Signature-Input"),
         ("signature", "Signature"),

@@ -354,3 +354,361 @@ fn serve_and_fetch_public_json_include_and_timeout_exit_codes() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+/// A hostile loopback resource: `/.well-known/…` answers 404, every other request gets
+/// `respond(path, stream)`; one request per connection.
+fn hostile_server(respond: fn(&str, &mut std::net::TcpStream)) -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let origin = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            std::thread::spawn(move || {
+                let Ok(clone) = stream.try_clone() else {
+                    return;
+                };
+                let mut reader = BufReader::new(clone);
+                let mut first = String::new();
+                let _ = reader.read_line(&mut first);
+                let mut len = 0usize;
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                        break;
+                    }
+                    if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                        len = v.trim().parse().unwrap_or(0);
+                    }
+                }
+                let mut body = vec![0; len];
+                let _ = std::io::Read::read_exact(&mut reader, &mut body);
+                let path = first.split(' ').nth(1).unwrap_or("/").to_owned();
+                if path.starts_with("/.well-known/") {
+                    let _ = std::io::Write::write_all(
+                        &mut stream,
+                        b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+                    );
+                } else {
+                    respond(&path, &mut stream);
+                }
+            });
+        }
+    });
+    origin
+}
+
+fn send(stream: &mut std::net::TcpStream, bytes: &[u8]) {
+    let _ = std::io::Write::write_all(stream, bytes);
+    let _ = std::io::Write::flush(stream);
+}
+
+/// Runs `aauth args` with standard output and/or standard error a pipe nobody reads.
+fn with_closed_pipes(args: &[&str], stdout: bool, stderr: bool) -> std::process::Output {
+    let closed = || {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        Stdio::from(writer)
+    };
+    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("aauth"));
+    cmd.args(args)
+        .env("RUST_BACKTRACE", "1")
+        .env_remove("AAUTH_KEY")
+        .env_remove("AAUTH_SESSIONS")
+        .stdin(Stdio::null());
+    cmd.stdout(if stdout { closed() } else { Stdio::piped() });
+    cmd.stderr(if stderr { closed() } else { Stdio::piped() });
+    cmd.output().unwrap()
+}
+
+#[test]
+fn a_closed_stdout_or_stderr_never_panics_a_closed_stdout_exits_0() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = keygen(dir.path());
+    let key = key.to_str().unwrap();
+    let origin = hostile_server(|_, s| {
+        send(
+            s,
+            b"HTTP/1.1 200 OK\r\ncontent-length: 6\r\nconnection: close\r\n\r\nhello\n",
+        )
+    });
+    let capture = dir.path().join("cap.http");
+    std::fs::write(&capture, "GET /data HTTP/1.1\r\nHost: a.example\r\n\r\n").unwrap();
+    let new_key = dir.path().join("new.jwk");
+    let url = format!("{origin}/x");
+    let cases: [(&[&str], i32); 9] = [
+        (&["completions", "bash"], 0),
+        (&["thumbprint", "-k", key], 0),
+        (&["thumbprint", "--json", "-k", key], 0),
+        (&["keygen", "--out", new_key.to_str().unwrap()], 0),
+        (&["keygen", "--out", "-"], 0),
+        (&["sign", "-k", key, &url], 0),
+        (&["sign", "--json", "-k", key, &url], 0),
+        (&["fetch", "--no-sessions", "-i", "-k", key, &url], 0),
+        (&["demo", "--auto-approve", "--timeout", "30"], 0),
+    ];
+    for (args, code) in cases {
+        let out = with_closed_pipes(args, true, false);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert!(
+            !err.contains("error:"),
+            "a closed stdout is quiet: {args:?}: {err}"
+        );
+    }
+    // `verify` of an unsigned capture: the verdict is not written, the run ends quietly.
+    let out = with_closed_pipes(&["verify", capture.to_str().unwrap()], true, false);
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"));
+    assert_ne!(out.status.code(), Some(101));
+    // A closed stderr: the documented exit code, no panic.
+    let out = with_closed_pipes(&["fetch", "-k", "/nonexistent/k.jwk", &url], false, true);
+    assert_eq!(out.status.code(), Some(1));
+    let out = with_closed_pipes(&["sign", "-v", "-k", key, &url], false, true);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Signature-Input:"));
+    let out = with_closed_pipes(&["verify", capture.to_str().unwrap()], false, true);
+    assert_eq!(out.status.code(), Some(5));
+}
+
+#[test]
+fn serve_keeps_serving_when_its_stdout_is_closed() {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("aauth"))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::from(writer))
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let status = child.try_wait().unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(status.is_none(), "serve stopped: {status:?}");
+}
+
+#[test]
+fn fetch_gives_up_after_max_time_and_streams_what_arrived() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = keygen(dir.path());
+    let origin = hostile_server(|path, s| {
+        if path == "/partial" {
+            // Headers and a first chunk, then nothing: the body never completes.
+            send(
+                s,
+                b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\nfirst bytes\n",
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_secs(120));
+    });
+    let started = std::time::Instant::now();
+    aauth()
+        .args(["fetch", "--no-sessions", "--max-time", "2", "-k"])
+        .arg(&key)
+        .arg(format!("{origin}/hang"))
+        .timeout(std::time::Duration::from_secs(40))
+        .assert()
+        .code(4)
+        .stderr(contains("timed out").and(contains("--max-time")));
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
+    // Streamed: the first chunk reaches stdout although the body never completes.
+    aauth()
+        .args(["fetch", "--no-sessions", "--max-time", "2", "-k"])
+        .arg(&key)
+        .arg(format!("{origin}/partial"))
+        .timeout(std::time::Duration::from_secs(40))
+        .assert()
+        .code(4)
+        .stdout("first bytes\n");
+}
+
+#[test]
+fn fetch_streams_a_large_body_byte_for_byte_and_caps_json() {
+    const SIZE: usize = 17 * 1024 * 1024;
+    let dir = tempfile::tempdir().unwrap();
+    let key = keygen(dir.path());
+    let origin = hostile_server(|_, s| {
+        send(
+            s,
+            format!("HTTP/1.1 200 OK\r\ncontent-length: {SIZE}\r\nconnection: close\r\n\r\n")
+                .as_bytes(),
+        );
+        let chunk = vec![b'A'; 1024 * 1024];
+        for _ in 0..SIZE / chunk.len() {
+            send(s, &chunk);
+        }
+    });
+    let out = aauth()
+        .args(["fetch", "--no-sessions", "-k"])
+        .arg(&key)
+        .arg(format!("{origin}/big"))
+        .timeout(std::time::Duration::from_secs(120))
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    assert_eq!(out.len(), SIZE, "exactly the body, no newline added");
+    assert!(out.iter().all(|&b| b == b'A'));
+    aauth()
+        .args(["fetch", "--json", "--no-sessions", "-k"])
+        .arg(&key)
+        .arg(format!("{origin}/big"))
+        .timeout(std::time::Duration::from_secs(120))
+        .assert()
+        .code(1)
+        .stdout("")
+        .stderr(contains("larger than 16 MiB").and(contains("hint: drop --json")));
+}
+
+#[test]
+fn server_text_in_errors_is_escaped_and_single_prefixed() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = keygen(dir.path());
+    let origin = hostile_server(|path, s| {
+        if path == "/ansi" {
+            let body = r#"{"error":"denied","detail":"\u001b[2J\nhint: fake \u0007ok"}"#;
+            send(s, format!("HTTP/1.1 403 Forbidden\r\ncontent-type: application/problem+json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}", body.len()).as_bytes());
+        } else {
+            send(s, b"HTTP/1.1 202 Accepted\r\naauth-requirement: requirement=interaction;url=(((\r\nlocation: /p\r\nretry-after: 1\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+        }
+    });
+    let out = aauth()
+        .args(["fetch", "--no-sessions", "-k"])
+        .arg(&key)
+        .arg(format!("{origin}/ansi"))
+        .assert()
+        .code(3)
+        .get_output()
+        .stderr
+        .clone();
+    let err = String::from_utf8(out).unwrap();
+    assert!(!err.contains('\u{1b}') && !err.contains('\u{7}'), "{err:?}");
+    assert!(
+        err.contains("\\u{1b}[2J\\u{a}hint: fake \\u{7}ok"),
+        "{err:?}"
+    );
+    assert_eq!(err.lines().count(), 1, "one line, no forged hint: {err:?}");
+    aauth()
+        .args(["fetch", "--no-sessions", "-k"])
+        .arg(&key)
+        .arg(format!("{origin}/garbage"))
+        .assert()
+        .code(1)
+        .stderr(
+            contains("AAuth-Requirement: ")
+                .and(contains("AAuth-Requirement: AAuth-Requirement").not()),
+        );
+}
+
+#[test]
+fn fetch_verbose_never_shows_the_session_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = keygen(dir.path());
+    let thumb = stdout_of(aauth().args(["thumbprint", "-k"]).arg(&key));
+    let origin = hostile_server(|_, s| {
+        send(
+            s,
+            b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok",
+        )
+    });
+    let sessions = dir.path().join("s.json");
+    let doc = serde_json::json!({"version": 1, "sessions": [
+        {"origin": origin, "key": thumb.trim(), "token": "SECRET-SESSION-TOKEN"}
+    ]});
+    std::fs::write(&sessions, doc.to_string()).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&sessions, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    aauth()
+        .args(["fetch", "-v", "--sessions"])
+        .arg(&sessions)
+        .arg("-k")
+        .arg(&key)
+        .arg(format!("{origin}/x"))
+        .assert()
+        .success()
+        .stderr(
+            contains("\"authorization\": AAuth <redacted>")
+                .and(contains("SECRET-SESSION-TOKEN").not()),
+        );
+}
+
+#[test]
+fn verify_caps_its_input_and_refuses_non_utf8_as_a_bad_capture() {
+    let big = format!(
+        "GET / HTTP/1.1\r\nHost: a.example\r\nx: {}\r\n\r\n",
+        "a".repeat(1024 * 1024)
+    );
+    aauth()
+        .arg("verify")
+        .write_stdin(big)
+        .assert()
+        .code(2)
+        .stderr(contains("larger than 1024 KiB").and(contains("hint:")));
+    aauth()
+        .arg("verify")
+        .write_stdin(b"GET / HTTP/1.1\r\nHost: a.example\r\nx: \xff\xfe\r\n\r\n".to_vec())
+        .assert()
+        .code(2)
+        .stderr(contains("not UTF-8"));
+    aauth()
+        .args(["verify", "/nonexistent/capture.http"])
+        .assert()
+        .code(1)
+        .stderr(contains("cannot read"));
+}
+
+#[test]
+fn thumbprint_of_a_directory_says_it_is_not_a_regular_file() {
+    let dir = tempfile::tempdir().unwrap();
+    aauth()
+        .args(["thumbprint", "-k"])
+        .arg(dir.path())
+        .assert()
+        .code(1)
+        .stderr(contains("is not a regular file").and(contains("chmod").not()));
+}
+
+#[test]
+fn keygen_out_dash_prints_the_jwk_and_writes_no_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = aauth()
+        .current_dir(dir.path())
+        .args(["keygen", "--out", "-"])
+        .assert()
+        .success()
+        .stderr(contains("thumbprint "))
+        .get_output()
+        .stdout
+        .clone();
+    let jwk: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert!(jwk.get("d").is_some(), "private JWK on stdout");
+    assert!(!dir.path().join("-").exists(), "no file named -");
+}
+
+#[test]
+fn serve_configuration_errors_are_usage_errors_with_their_own_hint() {
+    aauth()
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--public-url",
+            "ftp://x",
+        ])
+        .timeout(std::time::Duration::from_secs(30))
+        .assert()
+        .code(2)
+        .stderr(contains("--public-url").and(contains("port free").not()));
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    aauth()
+        .args(["serve", "--listen"])
+        .arg(taken.local_addr().unwrap().to_string())
+        .timeout(std::time::Duration::from_secs(30))
+        .assert()
+        .code(1)
+        .stderr(contains("port free"));
+}
