@@ -316,6 +316,12 @@ impl AAuthClientBuilder {
     }
 }
 
+/// `Content-Digest` (sha-256) of a non-empty body held in memory.
+fn body_digest(body: Option<&[u8]>) -> Option<http::HeaderValue> {
+    body.filter(|b| !b.is_empty())
+        .map(aauth_sig::digest::content_digest)
+}
+
 /// `scheme://host[:port]` of a URL, the key for tokens, metadata and learned components.
 pub fn origin_of(url: &Url) -> String {
     url.origin().ascii_serialization()
@@ -482,6 +488,27 @@ impl Core {
         out
     }
 
+    /// Binds an in-memory body with `Content-Digest` (RFC 9530) and returns the components to
+    /// cover: the digest is a covered field, so a body swapped in transit no longer matches. A
+    /// streaming body cannot be digested up front and stays unprotected.
+    fn cover(&self, url: &Url, body: Option<&[u8]>, h: &mut http::HeaderMap) -> Vec<String> {
+        if let Some(d) = body_digest(body) {
+            h.insert("content-digest", d);
+        }
+        self.cover_digested(url, h)
+    }
+
+    /// [`Self::cover`] once `Content-Digest` is in `h` (or the body has none).
+    fn cover_digested(&self, url: &Url, h: &http::HeaderMap) -> Vec<String> {
+        let mut components = self.components(url, h);
+        if h.contains_key("content-digest") && !components.iter().any(|c| c == "content-digest") {
+            // Before `signature-key`, which stays last.
+            let at = components.len().saturating_sub(1);
+            components.insert(at, "content-digest".into());
+        }
+        components
+    }
+
     fn sign(&self, req: &mut Request) -> Result<(), AAuthError> {
         let created = self
             .clock
@@ -492,14 +519,7 @@ impl Core {
         let url = req.url().clone();
         let method = req.method().clone();
         let authority = authority_of(&url);
-        // A body in memory is bound to the signature through `Content-Digest` (RFC 9530): the
-        // digest is a covered field, so a body swapped in transit no longer matches. A
-        // streaming body cannot be digested up front and stays unprotected.
-        let digest = req
-            .body()
-            .and_then(|b| b.as_bytes())
-            .filter(|b| !b.is_empty())
-            .map(aauth_sig::digest::content_digest);
+        let digest = body_digest(req.body().and_then(|b| b.as_bytes()));
         let h = req.headers_mut();
         h.remove(headers::SIGNATURE);
         h.remove(headers::SIGNATURE_INPUT);
@@ -507,12 +527,7 @@ impl Core {
         if let Some(d) = digest {
             h.insert("content-digest", d);
         }
-        let mut components = self.components(&url, h);
-        if h.contains_key("content-digest") && !components.iter().any(|c| c == "content-digest") {
-            // Before `signature-key`, which stays last.
-            let at = components.len().saturating_sub(1);
-            components.insert(at, "content-digest".into());
-        }
+        let components = self.cover_digested(&url, h);
         let opts = SignOptions {
             components,
             created,
@@ -947,8 +962,9 @@ impl AAuthClient {
             .duration_since(SystemTime::UNIX_EPOCH)
             .map(|d| d.as_secs())
             .unwrap_or(0);
+        let body = req.body().and_then(|b| b.as_bytes());
         let opts = SignOptions {
-            components: self.core.components(&url, &h),
+            components: self.core.cover(&url, body, &mut h),
             created,
             expires: None,
             label: "sig".to_owned(),
@@ -1058,6 +1074,8 @@ mod tests {
             .body("{\"a\":1}")
             .build()
             .unwrap();
+        let base = client.signature_base(&req).unwrap();
+        assert!(base.contains("\n\"content-digest\": sha-256=:"), "{base}");
         client.sign(&mut req).unwrap();
         let mut expected = http::HeaderMap::new();
         aauth_sig::digest::set_content_digest(&mut expected, b"{\"a\":1}");

@@ -313,7 +313,7 @@ pub fn classify_initial(
         // A 202/401/402 that is not AAuth's (REQ-03: e.g. a Bearer or Payment challenge) is
         // the caller's business.
         Ok(None) => return Ok(Step::Done),
-        Err(e) => return Err(AAuthError::Protocol(format!("AAuth-Requirement: {e}"))),
+        Err(e) => return Err(AAuthError::Protocol(e.to_string())),
     };
     if status != StatusCode::ACCEPTED {
         return Err(unhandled(requirement, status, body, None));
@@ -362,7 +362,7 @@ pub fn classify_poll(
     match status.as_u16() {
         200 => match session_token_from_response(headers) {
             Ok(token) => PollStep::Approved { token },
-            Err(e) => PollStep::Fail(AAuthError::Protocol(format!("AAuth-Access: {e}"))),
+            Err(e) => PollStep::Fail(AAuthError::Protocol(e.to_string())),
         },
         202 => {
             let interacting = serde_json::from_slice::<aauth_wire::polling::PendingBody>(body)
@@ -392,7 +392,7 @@ pub fn classify_poll(
                     ));
                 }
                 Err(e) => {
-                    return PollStep::Fail(AAuthError::Protocol(format!("AAuth-Requirement: {e}")));
+                    return PollStep::Fail(AAuthError::Protocol(e.to_string()));
                 }
             };
             PollStep::Wait {
