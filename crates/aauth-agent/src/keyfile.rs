@@ -79,11 +79,18 @@ pub fn save(path: &Path, key: &SigningKey, force: bool) -> Result<(), KeyFileErr
     if path.exists() && !force {
         return Err(KeyFileError::Exists { path: p });
     }
-    let json =
+    // A `.pem` path gets PKCS#8 PEM (for tools that want it); anything else a private JWK.
+    let pem = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("pem"));
+    let json = if pem {
+        key.to_pkcs8_pem().trim_end().to_owned()
+    } else {
         serde_json::to_string_pretty(&key.to_private_jwk()).map_err(|e| KeyFileError::Invalid {
             path: p.clone(),
             reason: e.to_string(),
-        })?;
+        })?
+    };
     let write = |p: &Path| -> std::io::Result<()> {
         let mut opts = fs::OpenOptions::new();
         opts.write(true).create(true).truncate(true);

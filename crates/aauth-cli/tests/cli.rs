@@ -74,6 +74,30 @@ fn keygen_writes_a_private_jwk_with_mode_0600_and_refuses_to_overwrite() {
 }
 
 #[test]
+fn keygen_writes_pkcs8_pem_for_a_pem_path_and_it_loads_back() {
+    let dir = tempfile::tempdir().unwrap();
+    for alg in ["ed25519", "es256"] {
+        let key = dir.path().join(format!("{alg}.pem"));
+        let out = stdout_of(aauth().args(["keygen", "--alg", alg, "--out"]).arg(&key));
+        let text = std::fs::read_to_string(&key).unwrap();
+        assert!(text.starts_with("-----BEGIN PRIVATE KEY-----"), "{text}");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&key).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        let printed = out
+            .lines()
+            .find_map(|l| l.strip_prefix("thumbprint "))
+            .unwrap()
+            .to_owned();
+        let again = stdout_of(aauth().args(["thumbprint", "-k"]).arg(&key));
+        assert_eq!(again.trim(), printed, "{alg}");
+    }
+}
+
+#[test]
 fn thumbprint_matches_keygen_and_reads_pem_and_jwk_alike() {
     let dir = tempfile::tempdir().unwrap();
     let key = dir.path().join("k.jwk");

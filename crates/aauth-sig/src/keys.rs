@@ -229,6 +229,59 @@ impl SigningKey {
         }
     }
 
+    /// The private key as PKCS#8 (RFC 5958) DER, the form `from_pkcs8_der` reads back. Handle
+    /// the result as a secret.
+    pub fn to_pkcs8_der(&self) -> Vec<u8> {
+        let secret = &self.inner.secret;
+        match self.inner.alg {
+            // SEQUENCE { INTEGER 0, SEQUENCE { OID 1.3.101.112 }, OCTET STRING { OCTET STRING seed } }
+            Algorithm::Ed25519 => {
+                let mut der = vec![
+                    0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04,
+                    0x22, 0x04, 0x20,
+                ];
+                der.extend_from_slice(secret);
+                der
+            }
+            // SEQUENCE { INTEGER 0, SEQUENCE { OID ecPublicKey, OID prime256v1 },
+            //   OCTET STRING { ECPrivateKey { INTEGER 1, OCTET STRING d, [1] BIT STRING 04‖x‖y } } }
+            Algorithm::Es256 => {
+                let coord = |c: &Option<String>| {
+                    c.as_deref()
+                        .and_then(|v| b64url_decode(v).ok())
+                        .unwrap_or_default()
+                };
+                let (x, y) = (
+                    coord(&self.inner.public_jwk.x),
+                    coord(&self.inner.public_jwk.y),
+                );
+                let mut der = vec![
+                    0x30, 0x81, 0x87, 0x02, 0x01, 0x00, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48,
+                    0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01,
+                    0x07, 0x04, 0x6d, 0x30, 0x6b, 0x02, 0x01, 0x01, 0x04, 0x20,
+                ];
+                der.extend_from_slice(secret);
+                der.extend_from_slice(&[0xa1, 0x44, 0x03, 0x42, 0x00, 0x04]);
+                der.extend_from_slice(&x);
+                der.extend_from_slice(&y);
+                der
+            }
+        }
+    }
+
+    /// [`Self::to_pkcs8_der`] as a PEM `PRIVATE KEY` block.
+    pub fn to_pkcs8_pem(&self) -> String {
+        use base64::Engine as _;
+        let b64 = base64::engine::general_purpose::STANDARD.encode(self.to_pkcs8_der());
+        let mut pem = String::from("-----BEGIN PRIVATE KEY-----\n");
+        for line in b64.as_bytes().chunks(64) {
+            pem.push_str(&String::from_utf8_lossy(line));
+            pem.push('\n');
+        }
+        pem.push_str("-----END PRIVATE KEY-----\n");
+        pem
+    }
+
     /// RFC 7638 thumbprint of the public key.
     pub fn thumbprint(&self) -> Thumbprint {
         self.inner.thumbprint.clone()
