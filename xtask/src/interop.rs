@@ -615,7 +615,18 @@ async fn python(r: &mut Report, samples: usize) -> Result<(), String> {
                     .unwrap_or_default()
             ),
         };
-        results.push((cell.clone(), status == 200, detail));
+        // D1 shows only when the peer's unpadded base64url uses `-` or `_`: without them the
+        // value is also unpadded standard base64, which an sf-binary parser should accept
+        // (RFC 9651 §4.2.7). Such a sample says nothing about the deviation; it must simply
+        // pass (a failure is recorded as a pass of the cell, which makes the cell "mixed").
+        // (P2 is ES256, which the peer signs in DER, D4: it fails whatever the alphabet.)
+        let sig = v["sent"]["Signature"].as_str().unwrap_or_default();
+        let shows = cell == "P2" || sig.contains('-') || sig.contains('_');
+        if shows {
+            results.push((cell.clone(), status == 200, detail));
+        } else if status != 200 {
+            results.push((cell.clone(), true, format!("unexpected failure: {detail}")));
+        }
         // The same request through our verifier with the base64url switch on.
         let (url, method) = url_of(&cell);
         let mut with = v.clone();
@@ -712,6 +723,8 @@ async fn python(r: &mut Report, samples: usize) -> Result<(), String> {
     );
 
     // The peer's poller drives our two-party flow; the person is played by aauth_cli::person.
+    // F1 signs at least three requests (first, polls, re-send); it passes only if none of
+    // their base64url signatures uses `-` or `_` (about 0.065^3 ≈ 3e-4), so it stays an xfail.
     for (cell, shim, expect) in [
         ("F1", false, Expect::Fail(PY_B64URL)),
         ("F2", true, Expect::Pass),

@@ -6,6 +6,7 @@ only: it calls the packages' public API.
 """
 import base64
 import json
+import time
 import sys
 from urllib.parse import urljoin
 
@@ -54,7 +55,11 @@ def op_sign(job):
             key = private_key(c["jwk"])
             body = c["body"].encode() if c.get("body") is not None else None
             headers = {"Content-Type": "application/json"} if body is not None else {}
-            for _ in range(job["samples"]):
+            for i in range(job["samples"]):
+                if i:
+                    # The peer stamps `created` itself in whole seconds: wait so that every
+                    # sample carries a different signature (Ed25519 is deterministic).
+                    time.sleep(1.05)
                 try:
                     r, sent = signed(client, key, c["method"], c["url"], headers, body)
                     emit({"cell": c["cell"], "status": r.status_code,
