@@ -264,6 +264,9 @@ pub fn run(args: Args) -> ExitCode {
         }
         eprintln!("bench: {name} took {:.0} s", t.elapsed().as_secs_f64());
     }
+    // Group by part number (parts add rows for each other, e.g. callgrind scaling rows);
+    // the sort is stable, so the order within a part is kept.
+    rows.sort_by_key(|r| r.part.chars().next());
     println!();
     print_table(&rows);
     let report = serde_json::json!({
