@@ -68,20 +68,19 @@ impl Authorized {
     }
 }
 
+/// What [`AAuthLayer`](crate::AAuthLayer) left in the request: the resource and the verified
+/// agent. Missing means the layer is not in front of the route, a wiring error (500).
+fn layer_outputs(parts: &Parts) -> Option<(AAuthResource, VerifiedAgent)> {
+    let resource = parts.extensions.get::<AAuthResource>().cloned();
+    let agent = parts.extensions.get::<VerifiedAgent>().cloned();
+    resource.zip(agent)
+}
+
 impl<S: Send + Sync> FromRequestParts<S> for Authorized {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let resource = parts
-            .extensions
-            .get::<AAuthResource>()
-            .cloned()
-            .ok_or_else(response::layer_missing)?;
-        let agent = parts
-            .extensions
-            .get::<VerifiedAgent>()
-            .cloned()
-            .ok_or_else(response::layer_missing)?;
+        let (resource, agent) = layer_outputs(parts).ok_or_else(response::layer_missing)?;
         let session = parts
             .extensions
             .get::<SessionContext>()
@@ -149,16 +148,7 @@ impl<S: Send + Sync> FromRequestParts<S> for RequireInteraction {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let resource = parts
-            .extensions
-            .get::<AAuthResource>()
-            .cloned()
-            .ok_or_else(response::layer_missing)?;
-        let agent = parts
-            .extensions
-            .get::<VerifiedAgent>()
-            .cloned()
-            .ok_or_else(response::layer_missing)?;
+        let (resource, agent) = layer_outputs(parts).ok_or_else(response::layer_missing)?;
         Ok(RequireInteraction {
             resource,
             agent,
