@@ -78,15 +78,25 @@ async fn base64url_signature_bytes_need_the_named_switch() {
         req.headers_mut()
             .insert("signature", format!("sig=:{url}:").parse().unwrap());
     };
-    // A 64-byte Ed25519 signature always ends in `==` in standard base64, so the rewritten
-    // field always differs from an sf-binary: the test cannot pass by luck.
+    // Unpadded standard base64 is still an acceptable sf-binary (RFC 9651 §4.2.7 asks parsers
+    // not to insist on `=`), so the two encodings differ only when the signature has a `+` or
+    // `/`. Pick a `created` (within the window) whose signature has one, so the test cannot
+    // pass by luck: 64 random bytes lack both about 6.5 % of the time.
     let h = harness();
-    let mut req = agent.request(Method::GET, "/data", h.now());
+    let differs = |req: &http::Request<axum::body::Body>| {
+        let v = req.headers()["signature"].to_str().unwrap();
+        v.contains('+') || v.contains('/')
+    };
+    let created = (0..50)
+        .map(|i| h.now() - i)
+        .find(|c| differs(&agent.request(Method::GET, "/data", *c)))
+        .expect("one of 50 signatures uses + or /");
+    let mut req = agent.request(Method::GET, "/data", created);
     to_b64url(&mut req);
     let r = h.send(req).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED, "strict by default");
     let h = harness_with(|b| b.strictness(Strictness::lenient()));
-    let mut req = agent.request(Method::GET, "/data", h.now());
+    let mut req = agent.request(Method::GET, "/data", created);
     to_b64url(&mut req);
     let r = h.send(req).await;
     assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.text());
