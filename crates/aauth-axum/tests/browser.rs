@@ -125,18 +125,26 @@ impl Driver {
             .await;
     }
 
+    /// Waits (up to 10 s) for the element: after a click the next page may still be loading.
     async fn find(&self, css: &str) -> String {
-        let v = self
-            .session_call(
-                Method::POST,
-                "/element",
-                Some(json!({ "using": "css selector", "value": css })),
-            )
-            .await;
-        v[ELEMENT]
-            .as_str()
-            .unwrap_or_else(|| panic!("no element {css}: {v}"))
-            .to_owned()
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let v = self
+                .session_call(
+                    Method::POST,
+                    "/element",
+                    Some(json!({ "using": "css selector", "value": css })),
+                )
+                .await;
+            if let Some(id) = v[ELEMENT].as_str() {
+                return id.to_owned();
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no element {css}: {v}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
     }
 
     async fn type_into(&self, css: &str, text: &str) {
