@@ -8,12 +8,11 @@ use aauth_store::AgentTokenId;
 use aauth_store::SessionGrant;
 use aauth_wire::access::{SessionToken, access_header_value, session_token_from_request};
 use aauth_wire::headers;
-use aauth_wire::problem::ProblemDetails;
 use aauth_wire::signature_error::SignatureErrorCode;
 use axum::body::Body;
 use axum::response::{IntoResponse, Response};
+use http::Request;
 use http::request::Parts;
-use http::{Request, StatusCode};
 use tower::{Layer, Service};
 use tracing::Instrument as _;
 
@@ -153,13 +152,7 @@ impl AAuthResource {
             Ok(t) => t,
             Err(e) => {
                 span.record("session", "malformed");
-                let body = ProblemDetails::new("invalid_request", e.to_string());
-                let mut resp = (StatusCode::BAD_REQUEST, body.to_json_bytes()).into_response();
-                resp.headers_mut().insert(
-                    http::header::CONTENT_TYPE,
-                    http::HeaderValue::from_static(aauth_wire::problem::PROBLEM_JSON),
-                );
-                return Err(resp);
+                return Err(response::invalid_request(&e.to_string()));
             }
         };
         let Some(token) = token else {

@@ -104,6 +104,14 @@ pub(crate) fn not_found() -> Response {
     )
 }
 
+/// `400 invalid_request`: a request AAuth cannot read (e.g. a malformed `Authorization: AAuth`).
+pub(crate) fn invalid_request(detail: &str) -> Response {
+    problem(
+        StatusCode::BAD_REQUEST,
+        &ProblemDetails::new("invalid_request", detail),
+    )
+}
+
 /// A body larger than the resource buffers to check its `Content-Digest`.
 pub(crate) fn payload_too_large() -> Response {
     problem(
