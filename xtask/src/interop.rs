@@ -19,6 +19,7 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 use crate::Peer;
+use crate::provider::{self, TestProvider};
 use crate::raw::{fixed_key, now};
 use crate::report::{Outcome, Report};
 
@@ -180,10 +181,19 @@ fn private_jwk(key: &SigningKey) -> Value {
     j
 }
 
-/// Our resource as `aauth serve` builds it, plus `/echo`: any verified signature gets 200.
-async fn our_resource() -> Result<(String, tokio::task::JoinHandle<()>), String> {
+/// Our resource as `aauth serve --accept-jwt` builds it, plus `/echo`: any verified signature
+/// gets 200 and its identity. Issuer keys of `jwt` agent tokens come from `provider` (through
+/// the draft's discovery, in-process) instead of the network.
+async fn our_resource(
+    provider: &TestProvider,
+) -> Result<(String, tokio::task::JoinHandle<()>), String> {
     async fn echo(agent: VerifiedAgent) -> axum::Json<Value> {
-        axum::Json(json!({"thumbprint": agent.thumbprint.as_str(), "covered": agent.covered}))
+        axum::Json(json!({
+            "thumbprint": agent.thumbprint.as_str(),
+            "scheme": agent.scheme.as_str(),
+            "agent_id": agent.agent_id,
+            "covered": agent.covered,
+        }))
     }
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
         .await
@@ -192,7 +202,13 @@ async fn our_resource() -> Result<(String, tokio::task::JoinHandle<()>), String>
         "http://{}",
         listener.local_addr().map_err(|e| e.to_string())?
     );
-    let resource = aauth_cli::demo_resource::resource(&origin).map_err(|e| e.to_string())?;
+    let opts = aauth_cli::demo_resource::DemoOptions {
+        accept_jwt: true,
+        key_resolver: Some(provider.resolver()),
+        ..Default::default()
+    };
+    let resource =
+        aauth_cli::demo_resource::resource_with(&origin, &opts).map_err(|e| e.to_string())?;
     let app = aauth_cli::demo_resource::app(&resource).merge(
         Router::new()
             .route("/echo", get(echo).post(echo))
@@ -335,8 +351,6 @@ fn fold(r: &mut Report, cells: &[(&str, &str, Expect)], results: &[(String, bool
 }
 
 const NODE_QUERY: &str = "D2: the peer's @query value omits the leading \"?\" (RFC 9421 §2.2.7)";
-const NO_JWT: &str =
-    "D3: our demo resource (aauth serve) accepts hwk only (401 unsupported_scheme)";
 const PY_B64URL: &str =
     "D1: the peer writes Signature bytes as unpadded base64url, which is not an sf-binary";
 const PY_DER: &str = "D4: the peer signs ES256 in DER, not r‖s (SIG-34)";
@@ -349,9 +363,17 @@ async fn node(r: &mut Report, samples: usize) -> Result<(), String> {
         modules.to_string_lossy().into_owned(),
     )];
     let nodebin = PathBuf::from("node");
-    let (origin, server) = our_resource().await?;
-    let ed = private_jwk(&fixed_key(Algorithm::Ed25519)?);
-    let es = private_jwk(&fixed_key(Algorithm::Es256)?);
+    let provider = TestProvider::new()?;
+    let (origin, server) = our_resource(&provider).await?;
+    let ed_key = fixed_key(Algorithm::Ed25519)?;
+    let es_key = fixed_key(Algorithm::Es256)?;
+    let ed = private_jwk(&ed_key);
+    let es = private_jwk(&es_key);
+    // N7/N8: agent tokens from the test provider binding the peer's key (cnf.jwk); the peer
+    // puts them into `Signature-Key: sig=jwt;jwt="…"` and signs with the bound key.
+    let public = |k: &SigningKey| serde_json::to_value(k.public_jwk()).map_err(|e| e.to_string());
+    let ed_token = provider.mint(&public(&ed_key)?, "node-ed25519", 600)?;
+    let es_token = provider.mint(&public(&es_key)?, "node-es256", 600)?;
     let echo = format!("{origin}/echo");
     let q = format!("{origin}/echo?a=1&b=two");
     let body = Some(r#"{"hello":"world"}"#);
@@ -362,8 +384,13 @@ async fn node(r: &mut Report, samples: usize) -> Result<(), String> {
                   body: Option<&str>,
                   scheme: &str,
                   components: Option<Vec<&str>>| {
+        let jwt = match (scheme, cell) {
+            ("jwt", "N7") => Some(ed_token.as_str()),
+            ("jwt", _) => Some(es_token.as_str()),
+            _ => None,
+        };
         json!({"cell": cell, "jwk": jwk, "method": method, "url": url, "body": body,
-               "scheme": scheme, "components": components})
+               "scheme": scheme, "jwt": jwt, "components": components})
     };
     let cases = vec![
         mkcase("N1", &ed, "GET", &echo, None, "hwk", None),
@@ -400,8 +427,9 @@ async fn node(r: &mut Report, samples: usize) -> Result<(), String> {
     let results: Vec<(String, bool, String)> = out
         .iter()
         .map(|v| {
+            let cell = v["cell"].as_str().unwrap_or_default().to_owned();
             let status = v["status"].as_u64().unwrap_or(0);
-            let detail = match v["error"].as_str() {
+            let mut detail = match v["error"].as_str() {
                 Some(e) => format!("harness error: {e}"),
                 None => format!(
                     "{status}{}",
@@ -411,11 +439,25 @@ async fn node(r: &mut Report, samples: usize) -> Result<(), String> {
                         .unwrap_or_default()
                 ),
             };
-            (
-                v["cell"].as_str().unwrap_or_default().to_owned(),
-                status == 200,
-                detail,
-            )
+            let mut ok = status == 200;
+            // A jwt cell passes only if the resource took the identity from the agent token.
+            if ok && (cell == "N7" || cell == "N8") {
+                let echo: Value = serde_json::from_str(v["body"].as_str().unwrap_or_default())
+                    .unwrap_or(Value::Null);
+                let sent = v["sent"]["signature-key"].as_str().unwrap_or_default();
+                ok = echo["scheme"] == "jwt"
+                    && echo["agent_id"]
+                        .as_str()
+                        .is_some_and(|a| a.ends_with(&format!("@{}", provider::HOST)))
+                    && sent.contains("=jwt;");
+                detail = format!(
+                    "{detail}, scheme {}, agent {}; {} discovery fetches in all (cached)",
+                    echo["scheme"],
+                    echo["agent_id"],
+                    provider.fetches()
+                );
+            }
+            (cell, ok, detail)
         })
         .collect();
     fold(
@@ -453,13 +495,13 @@ async fn node(r: &mut Report, samples: usize) -> Result<(), String> {
             ),
             (
                 "N7",
-                "node signs (jwt Ed25519, GET) → our resource",
-                Expect::Fail(NO_JWT),
+                "node signs (jwt Ed25519, GET; agent token from a test provider) → our resource",
+                Expect::Pass,
             ),
             (
                 "N8",
-                "node signs (jwt ES256, POST + query + body) → our resource",
-                Expect::Fail(NO_JWT),
+                "node signs (jwt ES256, POST + query + body; agent token from a test provider) → our resource",
+                Expect::Pass,
             ),
         ],
         &results,
@@ -575,17 +617,28 @@ fn our_verifier(v: &Value, authority: &str, base64url: bool) -> Result<String, S
 
 async fn python(r: &mut Report, samples: usize) -> Result<(), String> {
     let py = install_python().await?;
-    let (origin, server) = our_resource().await?;
+    let provider = TestProvider::new()?;
+    let (origin, server) = our_resource(&provider).await?;
     let authority = origin.trim_start_matches("http://").to_owned();
-    let ed = private_jwk(&fixed_key(Algorithm::Ed25519)?);
+    let ed_key = fixed_key(Algorithm::Ed25519)?;
+    let ed = private_jwk(&ed_key);
     let es = private_jwk(&fixed_key(Algorithm::Es256)?);
     let echo = format!("{origin}/echo");
     let q = format!("{origin}/echo?a=1&b=two");
     let body = r#"{"hello":"world"}"#;
+    // P4/P5: `scheme=jwt` with an agent token from the test provider. The peer's Signature is
+    // base64url (D1) whatever the scheme, so these cells use the harness's D1 shim: they test
+    // the peer's jwt Signature-Key and signature base against our jwt verification.
+    let public = serde_json::to_value(ed_key.public_jwk()).map_err(|e| e.to_string())?;
+    let token = provider.mint(&public, "python-ed25519", 600)?;
     let cases = json!([
         {"cell": "P1", "jwk": ed, "method": "GET", "url": echo, "body": null},
         {"cell": "P2", "jwk": es, "method": "GET", "url": echo, "body": null},
         {"cell": "P3", "jwk": ed, "method": "POST", "url": q, "body": body},
+        {"cell": "P4", "jwk": ed, "method": "GET", "url": echo, "body": null,
+         "jwt": token, "shim": true},
+        {"cell": "P5", "jwk": ed, "method": "POST", "url": q, "body": body,
+         "jwt": token, "shim": true},
     ]);
     let out = harness(
         &py,
@@ -615,6 +668,24 @@ async fn python(r: &mut Report, samples: usize) -> Result<(), String> {
                     .unwrap_or_default()
             ),
         };
+        if cell == "P4" || cell == "P5" {
+            let echo: Value =
+                serde_json::from_str(v["body"].as_str().unwrap_or_default()).unwrap_or(Value::Null);
+            let ok = status == 200
+                && echo["scheme"] == "jwt"
+                && echo["agent_id"]
+                    .as_str()
+                    .is_some_and(|a| a.ends_with(&format!("@{}", provider::HOST)));
+            results.push((
+                cell,
+                ok,
+                format!(
+                    "{detail}, scheme {}, agent {}",
+                    echo["scheme"], echo["agent_id"]
+                ),
+            ));
+            continue;
+        }
         // D1 shows only when the peer's unpadded base64url uses `-` or `_`: without them the
         // value is also unpadded standard base64, which an sf-binary parser should accept
         // (RFC 9651 §4.2.7). Such a sample says nothing about the deviation; it must simply
@@ -656,6 +727,16 @@ async fn python(r: &mut Report, samples: usize) -> Result<(), String> {
                 "P3",
                 "python signs (hwk Ed25519, POST + query + body) → our resource (strict)",
                 Expect::Fail(PY_B64URL),
+            ),
+            (
+                "P4",
+                "python signs (jwt Ed25519, GET; agent token from a test provider) → our resource, harness transcodes Signature (D1 shim)",
+                Expect::Pass,
+            ),
+            (
+                "P5",
+                "python signs (jwt Ed25519, POST + query + body; agent token from a test provider) → our resource, D1 shim",
+                Expect::Pass,
             ),
             (
                 "P1L",

@@ -5,6 +5,7 @@
 mod agent;
 mod bench;
 mod interop;
+mod provider;
 mod raw;
 mod report;
 mod resource;

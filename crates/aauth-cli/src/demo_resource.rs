@@ -76,6 +76,17 @@ pub struct DemoOptions {
     /// Refuse replayed state-changing requests (SIG-19), with the replay cache in `stores`
     /// (or in memory when there are none).
     pub replay_guard: bool,
+    /// Also accept `jwt` agent tokens (AMB-01: the draft's scheme for agents) next to `hwk`.
+    /// Issuer keys are discovered through `{iss}/.well-known/aauth-agent.json` by
+    /// [`key_resolver`](Self::key_resolver), or, without one, by aauth-axum's default: HTTPS
+    /// to public addresses only (SK-21).
+    pub accept_jwt: bool,
+    /// How issuer keys of `jwt` agent tokens are found (e.g. a `DiscoveryResolver` over a
+    /// fetcher that knows one test agent provider). Only used with `accept_jwt`.
+    pub key_resolver: Option<Arc<dyn aauth_sig::KeyResolver>>,
+    /// Lifetime of a pending request and its interaction code, in seconds (at least 10);
+    /// `None`: aauth-axum's default (600 s).
+    pub pending_ttl: Option<u64>,
 }
 
 /// Builds the demo resource for an origin on a loopback address.
@@ -101,6 +112,15 @@ pub fn resource_with(
         .allow_insecure_loopback()
         .authenticator(Arc::new(authenticator))
         .retry_after(1);
+    if opts.accept_jwt {
+        builder = builder.accept_jwt();
+        if let Some(resolver) = &opts.key_resolver {
+            builder = builder.key_resolver(resolver.clone());
+        }
+    }
+    if let Some(secs) = opts.pending_ttl {
+        builder = builder.pending_ttl(secs);
+    }
     if let Some(stores) = &opts.stores {
         builder = builder
             .session_store(stores.sessions.clone())

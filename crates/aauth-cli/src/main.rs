@@ -193,6 +193,13 @@ enum Command {
         /// docs/operations.md), e.g. 127.0.0.1:8081.
         #[arg(long)]
         admin_listen: Option<SocketAddr>,
+        /// Also accept `jwt` agent tokens (the draft's scheme for agents); issuer keys are
+        /// discovered over HTTPS, public addresses only.
+        #[arg(long)]
+        accept_jwt: bool,
+        /// Seconds a pending request and its interaction code live (at least 10).
+        #[arg(long, default_value_t = 600, value_parser = clap::value_parser!(u64).range(10..))]
+        pending_ttl: u64,
     },
     /// Run resource and agent together and walk the two-party flow end to end.
     Demo {
@@ -442,7 +449,15 @@ async fn run(command: Command) -> Result<(), Failure> {
             store,
             demo_password,
             admin_listen,
-        } => serve(listen, public_url, store, demo_password, admin_listen).await,
+            accept_jwt,
+            pending_ttl,
+        } => {
+            let more = ServeMore {
+                accept_jwt,
+                pending_ttl,
+            };
+            serve(listen, public_url, store, demo_password, admin_listen, more).await
+        }
         Command::Demo {
             auto_approve,
             timeout,
@@ -1020,12 +1035,19 @@ fn serve_failure(listen: SocketAddr, e: &std::io::Error) -> Failure {
     }
 }
 
+/// `aauth serve`'s resource settings beyond the listener, stores and login.
+struct ServeMore {
+    accept_jwt: bool,
+    pending_ttl: u64,
+}
+
 async fn serve(
     listen: SocketAddr,
     public_url: Option<String>,
     store: StoreArgs,
     demo_password: Option<String>,
     admin_listen: Option<SocketAddr>,
+    more: ServeMore,
 ) -> Result<(), Failure> {
     let shared_password = demo_password.is_some();
     let login = match demo_password {
@@ -1042,6 +1064,9 @@ async fn serve(
         login: Some(login.clone()),
         stores: open_stores(&store).await?,
         replay_guard: store.replay_guard,
+        accept_jwt: more.accept_jwt,
+        key_resolver: None,
+        pending_ttl: Some(more.pending_ttl),
     };
     let (addr, resource, handle) = demo_resource::spawn_with(listen, public_url, opts)
         .await
@@ -1055,6 +1080,9 @@ async fn serve(
         resource.origin(),
         resource.origin()
     );
+    if more.accept_jwt {
+        sayln!("Agents: hwk and jwt (agent tokens; issuer keys discovered over HTTPS)");
+    }
     if shared_password {
         sayln!(
             "Interaction page sign-in: user {}, password from --demo-password / AAUTH_DEMO_PASSWORD",

@@ -714,6 +714,42 @@ fn keygen_out_dash_prints_the_jwk_and_writes_no_file() {
 }
 
 #[test]
+fn serve_accept_jwt_and_pending_ttl() {
+    // Below the 10 s floor: a usage error.
+    aauth()
+        .args(["serve", "--listen", "127.0.0.1:0", "--pending-ttl", "5"])
+        .timeout(std::time::Duration::from_secs(30))
+        .assert()
+        .code(2)
+        .stderr(contains("--pending-ttl"));
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("aauth"))
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--accept-jwt",
+            "--pending-ttl",
+            "10",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut banner = String::new();
+    for _ in 0..3 {
+        out.read_line(&mut banner).unwrap();
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        banner.starts_with("AAuth demo resource on http://"),
+        "{banner}"
+    );
+    assert!(banner.contains("Agents: hwk and jwt"), "{banner}");
+}
+
+#[test]
 fn serve_configuration_errors_are_usage_errors_with_their_own_hint() {
     aauth()
         .args([

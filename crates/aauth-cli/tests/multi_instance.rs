@@ -439,6 +439,7 @@ async fn redis_down_the_resource_answers_503_problem_json() {
             replay: Arc::new(backend.replay_store()),
         }),
         replay_guard: true,
+        ..DemoOptions::default()
     };
     let (addr, resource, handle) =
         demo_resource::spawn_with(([127, 0, 0, 1], 0).into(), None, opts)

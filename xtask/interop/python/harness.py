@@ -41,9 +41,11 @@ def to_standard_base64(field):
     return f"{label}=:{base64.b64encode(raw).decode()}:"
 
 
-def signed(client, key, method, url, headers=None, body=None, shim=False):
+def signed(client, key, method, url, headers=None, body=None, shim=False, jwt=None):
     h = dict(headers or {})
-    h.update(sign_request(method, url, h, body, key, sig_scheme="hwk"))
+    # `jwt`: an agent token from the xtask's test agent provider (cnf.jwk = this key).
+    scheme = {"sig_scheme": "jwt", "jwt": jwt} if jwt else {"sig_scheme": "hwk"}
+    h.update(sign_request(method, url, h, body, key, **scheme))
     if shim:
         h["Signature"] = to_standard_base64(h["Signature"])
     return client.request(method, url, headers=h, content=body), h
@@ -61,7 +63,8 @@ def op_sign(job):
                     # sample carries a different signature (Ed25519 is deterministic).
                     time.sleep(1.05)
                 try:
-                    r, sent = signed(client, key, c["method"], c["url"], headers, body)
+                    r, sent = signed(client, key, c["method"], c["url"], headers, body,
+                                     shim=c.get("shim", False), jwt=c.get("jwt"))
                     emit({"cell": c["cell"], "status": r.status_code,
                           "signature_error": r.headers.get("signature-error"),
                           "sent": sent, "body": r.text})
