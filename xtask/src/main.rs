@@ -60,6 +60,16 @@ enum Mode {
         /// a decision are skipped against a foreign URL.
         #[arg(long)]
         person_cmd: Option<String>,
+        /// How the person opens the approval link without deciding (RM-09 `interacting`,
+        /// IC-11, IC-10): a shell command with `{url}` that prints the page on stdout and
+        /// exits 0 when the page accepted the code. Without it these checks are skipped
+        /// against a foreign URL.
+        #[arg(long)]
+        person_open_cmd: Option<String>,
+        /// The resource's pending-request lifetime in seconds (at most 120): the expiry checks
+        /// (ERR-22, IC-10) wait it out. Without it they are skipped against a foreign URL.
+        #[arg(long)]
+        pending_ttl: Option<u64>,
         /// The resource's signature window in seconds (SIG-18).
         #[arg(long, default_value_t = 60)]
         window: i64,
@@ -136,6 +146,8 @@ fn main() -> ExitCode {
                     url,
                     report,
                     person_cmd,
+                    person_open_cmd,
+                    pending_ttl,
                     window,
                     max_code_attempts,
                 },
@@ -145,6 +157,8 @@ fn main() -> ExitCode {
             rt.block_on(resource::run(resource::Options {
                 url,
                 person_cmd,
+                person_open_cmd,
+                pending_ttl,
                 window,
                 max_code_attempts,
             })),

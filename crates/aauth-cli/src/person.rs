@@ -1,7 +1,8 @@
 //! Plays the person at a resource's built-in interaction page, over plain HTTP: opens
 //! `{url}?code={code}`, signs in when the page asks for it, then submits the approve (or deny)
-//! form the page returned, with the cookies it set. Used by `aauth demo --auto-approve` and by
-//! tests.
+//! form the page returned, with the cookies it set ([`decide`]), or stops once the page is open
+//! ([`open`]: the person has arrived, the code is redeemed, nothing is decided yet). Used by
+//! `aauth demo --auto-approve`, `cargo xtask conformance resource` and tests.
 use std::fmt;
 
 use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
@@ -104,14 +105,13 @@ pub async fn decide_as(
     decide_with(&http, approval_url, login, choice).await
 }
 
-/// [`decide_as`] over a caller's HTTP client (e.g. one that resolves the resource's host to a
-/// particular instance). The client must not follow redirects.
-pub async fn decide_with(
+/// Opens `approval_url`; when the page sends the person to a login form, signs in with `login`
+/// and opens it again with the session. Returns the cookies set so far and the page.
+async fn sign_in_and_open(
     http: &reqwest::Client,
     approval_url: &str,
     login: Option<&Login>,
-    choice: Choice,
-) -> Result<(), PersonError> {
+) -> Result<(Vec<String>, Response), PersonError> {
     let mut jar: Vec<String> = Vec::new();
     let mut page = http.get(approval_url).send().await?;
     if page.status() == StatusCode::SEE_OTHER {
@@ -152,33 +152,120 @@ pub async fn decide_with(
             .send()
             .await?;
     }
-    if !page.status().is_success() {
-        return Err(PersonError::Status(page.status().as_u16()));
+    Ok((jar, page))
+}
+
+/// [`decide_as`] over a caller's HTTP client (e.g. one that resolves the resource's host to a
+/// particular instance). The client must not follow redirects.
+pub async fn decide_with(
+    http: &reqwest::Client,
+    approval_url: &str,
+    login: Option<&Login>,
+    choice: Choice,
+) -> Result<(), PersonError> {
+    let page = open_with(http, approval_url, login).await?;
+    if !(200..300).contains(&page.status) {
+        return Err(PersonError::Status(page.status));
+    }
+    page.decide(choice).await
+}
+
+/// The interaction page as the person saw it after opening the approval link, with the
+/// browser state needed to decide later ([`OpenedPage::decide`]).
+#[derive(Clone)]
+pub struct OpenedPage {
+    /// The page's HTTP status: `200` when the code was accepted and the decision form shown,
+    /// an error status when the page refused the code (wrong, used, expired, locked).
+    pub status: u16,
+    pub html: String,
+    http: reqwest::Client,
+    /// The form's target: the approval URL without its query.
+    action: String,
+    /// The person's cookies (session, decision nonce).
+    jar: Vec<String>,
+}
+
+impl fmt::Debug for OpenedPage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OpenedPage")
+            .field("status", &self.status)
+            .field("action", &self.action)
+            .field("cookies", &"<redacted>")
+            .finish_non_exhaustive()
+    }
+}
+
+impl OpenedPage {
+    /// Submits the page's decision form with `choice`, as the same browser.
+    pub async fn decide(&self, choice: Choice) -> Result<(), PersonError> {
+        let nonce = hidden_value(&self.html, "nonce").ok_or(PersonError::NoForm)?;
+        let decision = match choice {
+            Choice::Approve => "approve",
+            Choice::Deny => "deny",
+        };
+        let form = form_urlencoded::Serializer::new(String::new())
+            .append_pair("nonce", &nonce)
+            .append_pair("decision", decision)
+            .finish();
+        let resp = self
+            .http
+            .post(&self.action)
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            )
+            .header(COOKIE, self.jar.join("; "))
+            .body(form)
+            .send()
+            .await?;
+        if !resp.status().is_success() {
+            return Err(PersonError::Status(resp.status().as_u16()));
+        }
+        Ok(())
+    }
+}
+
+/// Opens `approval_url` as the `aauth serve` / `aauth demo` demo user (signing in if asked)
+/// and stops there, without deciding: on our resource the code is now redeemed, the poll
+/// reports `interacting`, and the page shows the code and the agent.
+pub async fn open(approval_url: &str) -> Result<OpenedPage, PersonError> {
+    open_as(approval_url, Some(crate::demo_resource::demo_login())).await
+}
+
+/// [`open`] with `login` for the login form.
+pub async fn open_as(approval_url: &str, login: Option<&Login>) -> Result<OpenedPage, PersonError> {
+    crate::install_ring_provider();
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()?;
+    open_with(&http, approval_url, login).await
+}
+
+/// [`open_as`] over a caller's HTTP client, which must not follow redirects. A page that
+/// refuses the code is returned with its status, not as an error; a refused sign-in is an
+/// error.
+pub async fn open_with(
+    http: &reqwest::Client,
+    approval_url: &str,
+    login: Option<&Login>,
+) -> Result<OpenedPage, PersonError> {
+    let (mut jar, page) = sign_in_and_open(http, approval_url, login).await?;
+    if page.status().is_redirection() {
+        // Still sent elsewhere after signing in: not a page the person can read.
+        return Err(PersonError::BadRedirect);
     }
     jar.extend(cookies(&page));
+    let status = page.status().as_u16();
     let html = page.text().await?;
-    let nonce = hidden_value(&html, "nonce").ok_or(PersonError::NoForm)?;
-    let action = approval_url.split('?').next().unwrap_or(approval_url);
-    let decision = match choice {
-        Choice::Approve => "approve",
-        Choice::Deny => "deny",
-    };
-    let form = form_urlencoded::Serializer::new(String::new())
-        .append_pair("nonce", &nonce)
-        .append_pair("decision", decision)
-        .finish();
-    let resp = http
-        .post(action)
-        .header(
-            reqwest::header::CONTENT_TYPE,
-            "application/x-www-form-urlencoded",
-        )
-        .header(COOKIE, jar.join("; "))
-        .body(form)
-        .send()
-        .await?;
-    if !resp.status().is_success() {
-        return Err(PersonError::Status(resp.status().as_u16()));
-    }
-    Ok(())
+    Ok(OpenedPage {
+        status,
+        html,
+        http: http.clone(),
+        action: approval_url
+            .split('?')
+            .next()
+            .unwrap_or(approval_url)
+            .to_owned(),
+        jar,
+    })
 }

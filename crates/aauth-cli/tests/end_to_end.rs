@@ -206,3 +206,30 @@ async fn a_stale_signature_is_a_typed_signature_error() {
     let code = resp.headers()["signature-error"].to_str().unwrap();
     assert!(code.contains("invalid_signature"), "{code}");
 }
+
+/// IC-11: `person::open` signs in and stops at the page, which shows the code and the agent;
+/// nothing is decided, the redeemed code cannot be used again (IC-08), and the opened page
+/// can still decide later.
+#[tokio::test]
+async fn ic_11_person_open_shows_the_code_and_the_agent_and_decides_later() {
+    let origin = resource().await;
+    let (client, mut prompts, _) = client(key());
+    let thumbprint = client.thumbprint().as_str().to_owned();
+    let agent = tokio::spawn(async move { client.get(format!("{origin}/data")).send().await });
+    let prompt = prompts.recv().await.expect("a prompt");
+    let page = person::open(&prompt.approval_url()).await.expect("open");
+    assert_eq!(page.status, 200, "{}", page.html);
+    assert!(page.html.contains(&prompt.code), "{}", page.html);
+    assert!(page.html.contains(&thumbprint), "{}", page.html);
+    let again = person::open(&prompt.approval_url()).await.expect("open");
+    assert_eq!(
+        again.status, 410,
+        "a redeemed code is refused: {}",
+        again.html
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(!agent.is_finished(), "no decision yet");
+    page.decide(person::Choice::Approve).await.expect("approve");
+    let resp = agent.await.unwrap().expect("approved data");
+    assert_eq!(resp.status(), 200);
+}
