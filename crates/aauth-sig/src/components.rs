@@ -1,9 +1,10 @@
 //! RFC 9421 component identifiers and their values (§2.1, §2.2).
 
+use aauth_wire::sf_view::ItemView;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use http::HeaderMap;
-use sfv::{BareItem, FieldType, Item, ListSerializer, Parser};
+use sfv::{BareItem, BareItemFromInput, FieldType, Item, ListSerializer, Parser, RefBareItem};
 
 use crate::error::{BaseError, clip};
 use crate::message::{Message, RequestTarget};
@@ -45,7 +46,8 @@ impl Derived {
 /// starts with, so verification reproduces the signer's bytes instead of a re-ordered copy.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ComponentId {
-    name: String,
+    /// Length of the name, which `serialized` carries right after its opening quote.
+    name_len: usize,
     derived: Option<Derived>,
     sf: bool,
     key: Option<String>,
@@ -66,19 +68,14 @@ impl ComponentId {
                 .map_err(|_| BaseError::InvalidComponent(clip(text)))?;
             Self::from_item(&item)
         } else {
-            let lower;
-            let name = if text.starts_with('@') {
-                text
-            } else {
-                lower = text.to_ascii_lowercase();
-                &lower
-            };
-            let item = Item::new(
-                sfv::StringRef::from_str(name)
-                    .map_err(|_| BaseError::InvalidComponent(clip(text)))?
-                    .to_owned(),
-            );
-            Self::from_item(&item)
+            // A bare name is an item without parameters; field names are lowercased.
+            let name: std::borrow::Cow<'_, str> =
+                if text.starts_with('@') || !text.bytes().any(|b| b.is_ascii_uppercase()) {
+                    std::borrow::Cow::Borrowed(text)
+                } else {
+                    std::borrow::Cow::Owned(text.to_ascii_lowercase())
+                };
+            Self::build(&name, std::iter::empty(), String::new)
         }
     }
 
@@ -87,12 +84,45 @@ impl ComponentId {
         let BareItem::String(name) = &item.bare_item else {
             return Err(BaseError::InvalidComponent("(not a string)".into()));
         };
-        let name = name.as_str();
+        Self::build(
+            name.as_str(),
+            item.params
+                .iter()
+                .map(|(k, v)| (k.as_str(), RefBareItem::from(v))),
+            || item.serialize(),
+        )
+    }
+
+    /// As [`ComponentId::from_item`], from a borrowed view of the item.
+    pub fn from_view(item: &ItemView<'_>) -> Result<Self, BaseError> {
+        let BareItemFromInput::String(name) = &item.bare_item else {
+            return Err(BaseError::InvalidComponent("(not a string)".into()));
+        };
+        Self::build(
+            name.as_str(),
+            item.params
+                .iter()
+                .map(|(k, v)| (k.as_str(), RefBareItem::from(v))),
+            || {
+                sfv::ItemSerializer::new()
+                    .bare_item(&item.bare_item)
+                    .parameters(item.params.iter().map(|(k, v)| (k, RefBareItem::from(v))))
+                    .finish()
+            },
+        )
+    }
+
+    fn build<'p>(
+        name: &str,
+        params: impl ExactSizeIterator<Item = (&'p str, RefBareItem<'p>)>,
+        serialize: impl FnOnce() -> String,
+    ) -> Result<Self, BaseError> {
         let invalid = || BaseError::InvalidComponent(clip(name));
         let derived = if name.starts_with('@') {
             Some(Derived::from_name(name).ok_or_else(invalid)?)
         } else {
-            // Field names in identifiers are lowercase tokens (RFC 9421 §2.1).
+            // Field names in identifiers are lowercase tokens (RFC 9421 §2.1). The allowed
+            // characters need no escaping, so the serialised form starts with `"name"`.
             if name.is_empty()
                 || !name.bytes().all(|b| {
                     b.is_ascii_lowercase() || b.is_ascii_digit() || b"!#$%&'*+-.^_`|~".contains(&b)
@@ -103,7 +133,7 @@ impl ComponentId {
             None
         };
         let mut id = ComponentId {
-            name: name.to_owned(),
+            name_len: name.len(),
             derived,
             sf: false,
             key: None,
@@ -112,15 +142,16 @@ impl ComponentId {
             query_name: None,
             serialized: String::new(),
         };
-        for (k, v) in &item.params {
-            match (k.as_str(), v) {
-                ("sf", BareItem::Boolean(true)) if !id.sf => id.sf = true,
-                ("bs", BareItem::Boolean(true)) if !id.bs => id.bs = true,
-                ("req", BareItem::Boolean(true)) if !id.req => id.req = true,
-                ("key", BareItem::String(s)) if id.key.is_none() => {
+        let has_params = params.len() > 0;
+        for (k, v) in params {
+            match (k, v) {
+                ("sf", RefBareItem::Boolean(true)) if !id.sf => id.sf = true,
+                ("bs", RefBareItem::Boolean(true)) if !id.bs => id.bs = true,
+                ("req", RefBareItem::Boolean(true)) if !id.req => id.req = true,
+                ("key", RefBareItem::String(s)) if id.key.is_none() => {
                     id.key = Some(s.as_str().to_owned())
                 }
-                ("name", BareItem::String(s)) if id.query_name.is_none() => {
+                ("name", RefBareItem::String(s)) if id.query_name.is_none() => {
                     id.query_name = Some(s.as_str().to_owned())
                 }
                 // `tr` (trailers) and anything unknown: we cannot produce a value for them.
@@ -142,21 +173,22 @@ impl ComponentId {
                 }
             }
         }
-        id.serialized = if item.params.is_empty() {
+        id.serialized = if has_params {
+            serialize()
+        } else {
             let mut s = String::with_capacity(name.len() + 2);
             s.push('"');
             s.push_str(name);
             s.push('"');
             s
-        } else {
-            item.serialize()
         };
         Ok(id)
     }
 
     /// The component name (`@method`, `content-type`).
     pub fn name(&self) -> &str {
-        &self.name
+        // `serialized` starts with the name in quotes (see `build`).
+        &self.serialized[1..1 + self.name_len]
     }
 
     /// The serialised identifier as it appears in `Signature-Input` and the base.
@@ -274,8 +306,8 @@ impl ComponentId {
     }
 
     fn write_field(&self, headers: &HeaderMap, out: &mut String) -> Result<(), BaseError> {
-        let missing = || BaseError::MissingField(clip(&self.name));
-        let mut lines = headers.get_all(self.name.as_str()).iter().peekable();
+        let missing = || BaseError::MissingField(clip(self.name()));
+        let mut lines = headers.get_all(self.name()).iter().peekable();
         if lines.peek().is_none() {
             return Err(missing());
         }
@@ -297,7 +329,7 @@ impl ComponentId {
                     out.push_str(", ");
                 }
                 push_ascii(trim_ows(line.as_bytes()), out)
-                    .map_err(|_| BaseError::NonAscii(clip(&self.name)))?;
+                    .map_err(|_| BaseError::NonAscii(clip(self.name())))?;
             }
             return Ok(());
         }
@@ -307,15 +339,15 @@ impl ComponentId {
                 joined.push_str(", ");
             }
             push_ascii(trim_ows(line.as_bytes()), &mut joined)
-                .map_err(|_| BaseError::NotStructured(clip(&self.name)))?;
+                .map_err(|_| BaseError::NotStructured(clip(self.name())))?;
         }
-        let not_sf = || BaseError::NotStructured(clip(&self.name));
+        let not_sf = || BaseError::NotStructured(clip(self.name()));
         if let Some(key) = &self.key {
             let dict: sfv::Dictionary = Parser::new(&joined).parse().map_err(|_| not_sf())?;
             let entry = dict
                 .get(key.as_str())
                 .ok_or_else(|| BaseError::MissingDictionaryKey {
-                    field: clip(&self.name),
+                    field: clip(self.name()),
                     key: clip(key),
                 })?;
             let mut ser = ListSerializer::new();

@@ -2,9 +2,10 @@
 
 use std::borrow::Cow;
 
+use aauth_wire::sf_view::{DictionaryView, EntryView, InnerListView};
 use http::HeaderMap;
 use http::header::HeaderName;
-use sfv::{BareItem, Dictionary, InnerList, ListEntry, Parser};
+use sfv::{BareItemFromInput, RefBareItem};
 
 use crate::components::ComponentId;
 use crate::error::BaseError;
@@ -33,24 +34,23 @@ pub(crate) fn joined<'h>(
     Ok(Some(Cow::Owned(s)))
 }
 
-/// Both signature fields of a message, parsed as dictionaries.
+/// Both signature fields of a message, checked to be Dictionaries.
+///
+/// An owned handle over [`FieldsView`], which does the work: it keeps the two field values
+/// and parses them again, without copying, when a signature is asked for.
 #[derive(Debug, Clone)]
 pub struct SignatureFields {
-    inputs: Dictionary,
-    signatures: Dictionary,
+    signature_input: String,
+    signature: String,
+    labels: Vec<String>,
+    labels_match: bool,
 }
 
 impl SignatureFields {
     /// Parses `Signature-Input` and `Signature`. Absent → `MissingHeader`; unparseable →
     /// `MalformedSignature` (AMB-06).
     pub fn from_headers(headers: &HeaderMap) -> Result<Self, VerifyError> {
-        let input = joined(headers, &aauth_wire::headers::SIGNATURE_INPUT)
-            .map_err(|_| VerifyError::MalformedSignature("Signature-Input is not ASCII"))?
-            .ok_or(VerifyError::MissingHeader("Signature-Input"))?;
-        let sig = joined(headers, &aauth_wire::headers::SIGNATURE)
-            .map_err(|_| VerifyError::MalformedSignature("Signature is not ASCII"))?
-            .ok_or(VerifyError::MissingHeader("Signature"))?;
-        Self::parse(&input, &sig)
+        Self::from_headers_lenient(headers, false)
     }
 
     /// As [`SignatureFields::from_headers`]; with `base64url_signatures`, a `Signature` field
@@ -60,65 +60,119 @@ impl SignatureFields {
         headers: &HeaderMap,
         base64url_signatures: bool,
     ) -> Result<Self, VerifyError> {
-        let strict = Self::from_headers(headers);
-        if !base64url_signatures
-            || !matches!(
-                strict,
-                Err(VerifyError::MalformedSignature(
-                    "Signature is not a dictionary"
-                ))
-            )
-        {
-            return strict;
-        }
-        let input = joined(headers, &aauth_wire::headers::SIGNATURE_INPUT)
-            .map_err(|_| VerifyError::MalformedSignature("Signature-Input is not ASCII"))?
-            .ok_or(VerifyError::MissingHeader("Signature-Input"))?;
-        let sig = joined(headers, &aauth_wire::headers::SIGNATURE)
-            .map_err(|_| VerifyError::MalformedSignature("Signature is not ASCII"))?
-            .ok_or(VerifyError::MissingHeader("Signature"))?;
-        Self::parse(&input, &base64url_to_standard(&sig))
+        let (input, sig) = read_fields(headers)?;
+        let rewritten;
+        let (view, sig) = match FieldsView::parse(&input, &sig) {
+            Err(e) if base64url_signatures && e.is_unparseable_signature_field() => {
+                rewritten = base64url_to_standard(&sig);
+                (FieldsView::parse(&input, &rewritten)?, rewritten.as_str())
+            }
+            other => (other?, sig.as_ref()),
+        };
+        Ok(Self::own(&view, &input, sig))
     }
 
     /// Parses the two field values.
     pub fn parse(signature_input: &str, signature: &str) -> Result<Self, VerifyError> {
-        let inputs: Dictionary = Parser::new(signature_input)
-            .parse()
-            .map_err(|_| VerifyError::MalformedSignature("Signature-Input is not a dictionary"))?;
-        let signatures: Dictionary = Parser::new(signature)
-            .parse()
-            .map_err(|_| VerifyError::MalformedSignature("Signature is not a dictionary"))?;
-        Ok(SignatureFields { inputs, signatures })
+        let view = FieldsView::parse(signature_input, signature)?;
+        Ok(Self::own(&view, signature_input, signature))
+    }
+
+    fn own(view: &FieldsView<'_>, signature_input: &str, signature: &str) -> Self {
+        SignatureFields {
+            signature_input: signature_input.to_owned(),
+            signature: signature.to_owned(),
+            labels: view.labels().map(str::to_owned).collect(),
+            labels_match: view.labels_match(),
+        }
     }
 
     /// Labels in `Signature-Input` order.
     pub fn labels(&self) -> impl Iterator<Item = &str> {
-        self.inputs.keys().map(|k| k.as_str())
+        self.labels.iter().map(String::as_str)
     }
 
     /// Whether both fields name exactly the same labels (SIG-30).
     pub fn labels_match(&self) -> bool {
+        self.labels_match
+    }
+
+    /// The parsed signature for `label`.
+    pub fn get(&self, label: &str) -> Result<ParsedSignature, VerifyError> {
+        FieldsView::parse(&self.signature_input, &self.signature)?.get(label)
+    }
+}
+
+/// `Signature-Input` and `Signature`, each joined from its lines; `Signature-Input` is read
+/// first so that its errors come first.
+pub(crate) fn read_fields(
+    headers: &HeaderMap,
+) -> Result<(Cow<'_, str>, Cow<'_, str>), VerifyError> {
+    let input = joined(headers, &aauth_wire::headers::SIGNATURE_INPUT)
+        .map_err(|_| VerifyError::MalformedSignature("Signature-Input is not ASCII"))?
+        .ok_or(VerifyError::MissingHeader("Signature-Input"))?;
+    let sig = joined(headers, &aauth_wire::headers::SIGNATURE)
+        .map_err(|_| VerifyError::MalformedSignature("Signature is not ASCII"))?
+        .ok_or(VerifyError::MissingHeader("Signature"))?;
+    Ok((input, sig))
+}
+
+const UNPARSEABLE_INPUT: &str = "Signature-Input is not a dictionary";
+const UNPARSEABLE_SIGNATURE: &str = "Signature is not a dictionary";
+
+impl VerifyError {
+    /// Whether this is the `Signature` field failing to parse (what the base64url leniency
+    /// retries).
+    pub(crate) fn is_unparseable_signature_field(&self) -> bool {
+        matches!(self, VerifyError::MalformedSignature(m) if *m == UNPARSEABLE_SIGNATURE)
+    }
+}
+
+/// Both signature fields parsed without copying: keys, component names and parameters borrow
+/// from the field values. The verifier's path; [`SignatureFields`] wraps it.
+#[derive(Debug, Clone)]
+pub(crate) struct FieldsView<'a> {
+    inputs: DictionaryView<'a>,
+    signatures: DictionaryView<'a>,
+}
+
+impl<'a> FieldsView<'a> {
+    pub(crate) fn parse(signature_input: &'a str, signature: &'a str) -> Result<Self, VerifyError> {
+        let inputs = DictionaryView::parse(signature_input)
+            .map_err(|_| VerifyError::MalformedSignature(UNPARSEABLE_INPUT))?;
+        let signatures = DictionaryView::parse(signature)
+            .map_err(|_| VerifyError::MalformedSignature(UNPARSEABLE_SIGNATURE))?;
+        Ok(FieldsView { inputs, signatures })
+    }
+
+    /// Labels in `Signature-Input` order.
+    pub(crate) fn labels(&self) -> impl Iterator<Item = &'a str> + '_ {
+        self.inputs.keys()
+    }
+
+    /// Whether both fields name exactly the same labels (SIG-30).
+    pub(crate) fn labels_match(&self) -> bool {
         self.inputs.len() == self.signatures.len()
             && self.inputs.keys().all(|k| self.signatures.contains_key(k))
     }
 
     /// The parsed signature for `label`.
-    pub fn get(&self, label: &str) -> Result<ParsedSignature, VerifyError> {
-        let Some(ListEntry::InnerList(inner)) = self.inputs.get(label) else {
+    pub(crate) fn get(&self, label: &str) -> Result<ParsedSignature, VerifyError> {
+        let Some(EntryView::InnerList(inner)) = self.inputs.get(label) else {
             return Err(VerifyError::MalformedSignature(
                 "label is not an inner list in Signature-Input",
             ));
         };
         let signature = match self.signatures.get(label) {
-            Some(ListEntry::Item(item)) => match &item.bare_item {
-                BareItem::ByteSequence(b) => b.clone(),
+            Some(EntryView::Item(item)) => match &item.bare_item {
+                BareItemFromInput::ByteSequence(b) => b.clone(),
                 _ => {
                     return Err(VerifyError::MalformedSignature(
                         "Signature is not a byte sequence",
                     ));
                 }
             },
-            Some(ListEntry::InnerList(_)) => {
+            Some(EntryView::InnerList(_)) => {
                 return Err(VerifyError::MalformedSignature(
                     "Signature is not a byte sequence",
                 ));
@@ -129,7 +183,7 @@ impl SignatureFields {
                 ));
             }
         };
-        ParsedSignature::from_inner_list(label, inner, signature)
+        ParsedSignature::from_view(label, inner, signature)
     }
 }
 
@@ -152,9 +206,9 @@ pub struct ParsedSignature {
 }
 
 impl ParsedSignature {
-    fn from_inner_list(
+    fn from_view(
         label: &str,
-        inner: &InnerList,
+        inner: &InnerListView<'_>,
         signature: Vec<u8>,
     ) -> Result<Self, VerifyError> {
         let mut created = None;
@@ -163,28 +217,31 @@ impl ParsedSignature {
         let mut alg = None;
         let mut nonce = None;
         let mut tag = None;
-        let bad = VerifyError::MalformedSignature("signature parameter has the wrong type");
-        for (k, v) in &inner.params {
+        let bad = || VerifyError::MalformedSignature("signature parameter has the wrong type");
+        let string = |v: &BareItemFromInput<'_>| {
+            v.as_string().map(|s| s.as_str().to_owned()).ok_or_else(bad)
+        };
+        for (k, v) in inner.params.iter() {
             match k.as_str() {
-                "created" => created = Some(v.as_integer().ok_or(bad.clone())?.into()),
-                "expires" => expires = Some(v.as_integer().ok_or(bad.clone())?.into()),
-                "keyid" => keyid = Some(v.as_string().ok_or(bad.clone())?.as_str().to_owned()),
-                "alg" => alg = Some(v.as_string().ok_or(bad.clone())?.as_str().to_owned()),
-                "nonce" => nonce = Some(v.as_string().ok_or(bad.clone())?.as_str().to_owned()),
-                "tag" => tag = Some(v.as_string().ok_or(bad.clone())?.as_str().to_owned()),
+                "created" => created = Some(v.as_integer().ok_or_else(bad)?.into()),
+                "expires" => expires = Some(v.as_integer().ok_or_else(bad)?.into()),
+                "keyid" => keyid = Some(string(v)?),
+                "alg" => alg = Some(string(v)?),
+                "nonce" => nonce = Some(string(v)?),
+                "tag" => tag = Some(string(v)?),
                 _ => {}
             }
         }
         let components = inner
             .items
             .iter()
-            .map(ComponentId::from_item)
+            .map(ComponentId::from_view)
             .collect::<Result<Vec<_>, BaseError>>()
             .map_err(VerifyError::Base)?;
         Ok(ParsedSignature {
             label: label.to_owned(),
+            params_line: params_line(&components, inner),
             components,
-            params_line: serialize_inner_list(inner),
             created,
             expires,
             keyid,
@@ -196,10 +253,36 @@ impl ParsedSignature {
     }
 }
 
+/// The `@signature-params` value: the inner list serialised with items and parameters in
+/// received order (RFC 9421 §2.3: the verifier must not re-sort). Each component already
+/// holds its item's serialisation, so only the list's parameters are serialised here.
+fn params_line(components: &[ComponentId], inner: &InnerListView<'_>) -> String {
+    let items: usize = components.iter().map(|c| c.as_str().len() + 1).sum();
+    let mut out = String::with_capacity(items + 16 * inner.params.len() + 2);
+    out.push('(');
+    for (i, c) in components.iter().enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        out.push_str(c.as_str());
+    }
+    out.push(')');
+    if !inner.params.is_empty() {
+        // sfv serialises parameters only after a bare item; write a placeholder and drop it.
+        let at = out.len();
+        let _ = sfv::ItemSerializer::with_buffer(&mut out)
+            .bare_item(true)
+            .parameters(inner.params.iter().map(|(k, v)| (k, RefBareItem::from(v))))
+            .finish();
+        out.replace_range(at..at + 2, "");
+    }
+    out
+}
+
 /// Rewrites every `:…:` byte sequence from base64url to standard base64 with padding. Text
 /// outside the colons is copied unchanged; a sequence already in the standard alphabet is
 /// unchanged apart from padding.
-fn base64url_to_standard(field: &str) -> String {
+pub(crate) fn base64url_to_standard(field: &str) -> String {
     let mut out = String::with_capacity(field.len() + 8);
     let mut inside = false;
     let mut run = 0usize;
@@ -232,19 +315,5 @@ fn base64url_to_standard(field: &str) -> String {
             (false, _) => out.push(c),
         }
     }
-    out
-}
-
-/// Serialises an inner list with its parameters, preserving the received order of both
-/// items and parameters (RFC 9421 §2.3: the verifier must not re-sort).
-pub(crate) fn serialize_inner_list(inner: &InnerList) -> String {
-    let mut out = String::with_capacity(16 * inner.items.len() + 32);
-    let mut ser = sfv::ListSerializer::with_buffer(&mut out);
-    {
-        let mut list = ser.inner_list();
-        list.items(&inner.items);
-        let _ = list.finish().parameters(&inner.params);
-    }
-    let _ = ser.finish();
     out
 }

@@ -5,12 +5,14 @@ use std::time::Duration;
 
 use aauth_wire::Thumbprint;
 use aauth_wire::headers::{SIGNATURE, SIGNATURE_INPUT, SIGNATURE_KEY};
-use aauth_wire::signature_key::{HwkParams, Scheme, SignatureKey, SignatureKeyMember};
+use aauth_wire::signature_key::{
+    HwkParams, HwkView, MemberView, Scheme, SignatureKeyMember, SignatureKeyView,
+};
 
 use crate::alg::Algorithm;
 use crate::components::{ComponentId, build_base};
 use crate::error::BaseError;
-use crate::input::{ParsedSignature, SignatureFields, joined};
+use crate::input::{FieldsView, ParsedSignature, base64url_to_standard, joined, read_fields};
 use crate::jwk::Jwk;
 use crate::keys::{KeyPolicy, VerifyingKey};
 use crate::message::{Message, RequestTarget};
@@ -173,8 +175,16 @@ impl VerifiedSignature {
 /// Steps 1–4 done; the key is still to be resolved (by `hwk` here, by a JWT resolver later).
 #[derive(Debug, Clone)]
 pub struct PreparedSignature {
-    parsed: ParsedSignature,
+    stage: Stage,
     member: SignatureKeyMember,
+}
+
+/// What steps 1–4 leave for steps 5–7, apart from the `Signature-Key` member (which the
+/// `hwk` path reads in place and only discovery schemes copy).
+#[derive(Debug, Clone)]
+struct Stage {
+    parsed: ParsedSignature,
+    scheme: Scheme,
     /// Built before the key is resolved but reported only at step 7, so that key errors keep
     /// their place in the order.
     base: Result<String, BaseError>,
@@ -187,7 +197,7 @@ pub struct PreparedSignature {
 impl PreparedSignature {
     /// The label being verified.
     pub fn label(&self) -> &str {
-        &self.parsed.label
+        &self.stage.parsed.label
     }
 
     /// The selected `Signature-Key` member.
@@ -197,12 +207,12 @@ impl PreparedSignature {
 
     /// Its scheme.
     pub fn scheme(&self) -> &Scheme {
-        &self.member.scheme
+        &self.stage.scheme
     }
 
     /// The parsed signature (components, parameters, bytes).
     pub fn signature(&self) -> &ParsedSignature {
-        &self.parsed
+        &self.stage.parsed
     }
 }
 
@@ -289,16 +299,16 @@ impl Verifier {
         target: &RequestTarget<'_>,
         now_unix: u64,
     ) -> Result<VerifiedSignature, VerifyError> {
-        let prepared = self.prepare(target, now_unix)?;
-        let key = match prepared.member.scheme {
-            Scheme::Hwk => self.hwk_key(&prepared.member)?,
-            ref other => {
-                return Err(VerifyError::UnsupportedScheme(crate::error::clip(
-                    other.as_str(),
-                )));
+        self.staged(target, now_unix, |stage, member| {
+            if member.is(&Scheme::Hwk) {
+                let key = self.hwk_key_of(HwkView::from_member(&member))?;
+                self.finish_stage(stage, key, None)
+            } else {
+                Err(VerifyError::UnsupportedScheme(crate::error::clip(
+                    member.scheme_token(),
+                )))
             }
-        };
-        self.finish_with_identity(prepared, key, None)
+        })
     }
 
     /// Verifies the request's signature for every accepted scheme: `hwk` inline, anything
@@ -311,11 +321,21 @@ impl Verifier {
         now_unix: u64,
         resolver: &dyn KeyResolver,
     ) -> Result<VerifiedSignature, VerifyError> {
-        let prepared = self.prepare(target, now_unix)?;
-        if prepared.member.scheme == Scheme::Hwk {
-            let key = self.hwk_key(&prepared.member)?;
-            return self.finish_with_identity(prepared, key, None);
-        }
+        // `hwk` is finished in place; other schemes leave with an owned member to resolve.
+        let prepared = match self.staged(target, now_unix, |stage, member| {
+            if member.is(&Scheme::Hwk) {
+                let key = self.hwk_key_of(HwkView::from_member(&member))?;
+                self.finish_stage(stage, key, None).map(Ok)
+            } else {
+                Ok(Err(PreparedSignature {
+                    stage,
+                    member: member.to_member(),
+                }))
+            }
+        })? {
+            Ok(done) => return Ok(done),
+            Err(prepared) => prepared,
+        };
         let ctx = self.resolve_context(now_unix);
         let resolved = resolver.resolve(&prepared.member, &ctx).await?;
         match self.finish_with_identity(prepared.clone(), resolved.key, resolved.identity) {
@@ -357,6 +377,22 @@ impl Verifier {
         target: &RequestTarget<'_>,
         now_unix: u64,
     ) -> Result<PreparedSignature, VerifyError> {
+        self.staged(target, now_unix, |stage, member| {
+            Ok(PreparedSignature {
+                stage,
+                member: member.to_member(),
+            })
+        })
+    }
+
+    /// Steps 1–4 on borrowed field values, then `next` with the selected member still
+    /// borrowed from the request (so the `hwk` path copies nothing it does not keep).
+    fn staged<R>(
+        &self,
+        target: &RequestTarget<'_>,
+        now_unix: u64,
+        next: impl FnOnce(Stage, MemberView<'_, '_>) -> Result<R, VerifyError>,
+    ) -> Result<R, VerifyError> {
         let headers = target.headers;
         // Step 1: all three headers, before parsing anything (AMB-05).
         for (name, shown) in [
@@ -368,10 +404,18 @@ impl Verifier {
                 return Err(VerifyError::MissingHeader(shown));
             }
         }
-        let fields = SignatureFields::from_headers_lenient(
-            headers,
-            self.config.accept_base64url_signatures,
-        )?;
+        let (input, sig) = read_fields(headers)?;
+        let rewritten;
+        let fields = match FieldsView::parse(&input, &sig) {
+            Err(e)
+                if self.config.accept_base64url_signatures
+                    && e.is_unparseable_signature_field() =>
+            {
+                rewritten = base64url_to_standard(&sig);
+                FieldsView::parse(&input, &rewritten)?
+            }
+            other => other?,
+        };
         if !fields.labels_match() {
             return Err(VerifyError::MalformedSignature(
                 "a label appears in only one of Signature-Input and Signature",
@@ -381,17 +425,17 @@ impl Verifier {
             .map_err(|_| VerifyError::MalformedSignatureKey)?
             .ok_or(VerifyError::MissingHeader("Signature-Key"))?;
         let signature_key =
-            SignatureKey::parse(&key_field).map_err(|_| VerifyError::MalformedSignatureKey)?;
+            SignatureKeyView::parse(&key_field).map_err(|_| VerifyError::MalformedSignatureKey)?;
 
         // Label selection (AMB-23): the first label, in Signature-Input order, whose member has
         // an accepted scheme; members of other labels are ignored whatever their scheme
         // (SK-03, SK-05). If none is accepted, the first label with a member is carried on
         // so that it fails with `unsupported_scheme` at step 4.
-        let mut fallback: Option<(&str, &SignatureKeyMember)> = None;
-        let mut selected: Option<(&str, &SignatureKeyMember)> = None;
+        let mut fallback: Option<(&str, MemberView<'_, '_>)> = None;
+        let mut selected: Option<(&str, MemberView<'_, '_>)> = None;
         for label in fields.labels() {
             if let Some(member) = signature_key.member(label) {
-                if self.config.accepted_schemes.contains(&member.scheme) {
+                if self.config.accepted_schemes.iter().any(|s| member.is(s)) {
                     selected = Some((label, member));
                     break;
                 }
@@ -439,9 +483,9 @@ impl Verifier {
         }
 
         // Step 4: scheme.
-        if !self.config.accepted_schemes.contains(&member.scheme) {
+        if !self.config.accepted_schemes.iter().any(|s| member.is(s)) {
             return Err(VerifyError::UnsupportedScheme(crate::error::clip(
-                member.scheme.as_str(),
+                member.scheme_token(),
             )));
         }
 
@@ -471,25 +515,35 @@ impl Verifier {
                     t.path.to_owned(),
                 )
             });
-        Ok(PreparedSignature {
-            member: member.clone(),
+        let stage = Stage {
+            scheme: member.scheme(),
             parsed,
             base,
             // Checked against `now` above, so non-negative.
             created: u64::try_from(created).unwrap_or(0),
             now: now_unix,
             replay,
-        })
+        };
+        next(stage, member)
     }
 
     /// Step 5 for `hwk`: the inline key, checked against the `alg`/`kid` rules (SK-11, SK-12).
     pub fn hwk_key(&self, member: &SignatureKeyMember) -> Result<VerifyingKey, VerifyError> {
-        let params = HwkParams::from_member(member)
-            .map_err(|_| VerifyError::InvalidKey("hwk parameters are malformed"))?;
+        match HwkParams::from_member(member) {
+            Ok(params) => self.hwk_key_of(Ok(params.view())),
+            Err(e) => self.hwk_key_of(Err(e)),
+        }
+    }
+
+    fn hwk_key_of(
+        &self,
+        params: Result<HwkView<'_>, aauth_wire::WireError>,
+    ) -> Result<VerifyingKey, VerifyError> {
+        let params = params.map_err(|_| VerifyError::InvalidKey("hwk parameters are malformed"))?;
         if params.kid.is_some() {
             return Err(VerifyError::InvalidKey("kid is not allowed in hwk"));
         }
-        match (self.config.hwk_alg, &params.alg) {
+        match (self.config.hwk_alg, params.alg) {
             (HwkAlgPolicy::Required, None) if !self.config.legacy_algorithms => {
                 return Err(VerifyError::UnsupportedAlgorithm("(absent)".into()));
             }
@@ -498,14 +552,15 @@ impl Verifier {
             }
             _ => {}
         }
+        let own = |s: Option<&str>| s.map(str::to_owned);
         let jwk = Jwk {
-            kty: params.kty,
-            crv: params.crv,
-            x: params.x,
-            y: params.y,
-            n: params.n,
-            e: params.e,
-            alg: params.alg,
+            kty: params.kty.to_owned(),
+            crv: own(params.crv),
+            x: own(params.x),
+            y: own(params.y),
+            n: own(params.n),
+            e: own(params.e),
+            alg: own(params.alg),
             kid: None,
             d: None,
         };
@@ -530,6 +585,15 @@ impl Verifier {
     pub fn finish_with_identity(
         &self,
         prepared: PreparedSignature,
+        key: VerifyingKey,
+        identity: Option<SignerIdentity>,
+    ) -> Result<VerifiedSignature, VerifyError> {
+        self.finish_stage(prepared.stage, key, identity)
+    }
+
+    fn finish_stage(
+        &self,
+        prepared: Stage,
         key: VerifyingKey,
         identity: Option<SignerIdentity>,
     ) -> Result<VerifiedSignature, VerifyError> {
@@ -578,7 +642,7 @@ impl Verifier {
         Ok(VerifiedSignature {
             covered: parsed.components.iter().map(short_form).collect(),
             label: parsed.label,
-            scheme: prepared.member.scheme,
+            scheme: prepared.scheme,
             algorithm,
             thumbprint,
             public_jwk,

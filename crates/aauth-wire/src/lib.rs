@@ -12,6 +12,7 @@ pub mod problem;
 pub mod requirement;
 pub mod retry_after;
 mod sf;
+pub mod sf_view;
 pub mod signature_error;
 pub mod signature_key;
 mod thumbprint;

@@ -36,6 +36,14 @@ pub(crate) fn parse_dictionary(field: &'static str, input: &str) -> Result<Dicti
         .map_err(|e| syntax(field, &e))
 }
 
+pub(crate) fn parse_dictionary_view<'a>(
+    field: &'static str,
+    input: &'a str,
+) -> Result<crate::sf_view::DictionaryView<'a>, WireError> {
+    check_len(field, input)?;
+    crate::sf_view::DictionaryView::parse(input).map_err(|e| syntax(field, &e))
+}
+
 pub(crate) fn parse_list(field: &'static str, input: &str) -> Result<List, WireError> {
     check_len(field, input)?;
     Parser::new(input)

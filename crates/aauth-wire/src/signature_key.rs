@@ -13,8 +13,9 @@
 use std::fmt;
 
 use http::HeaderMap;
-use sfv::{BareItem, KeyRef, ListEntry, Parameters, StringRef, TokenRef};
+use sfv::{BareItem, BareItemFromInput, KeyRef, ListEntry, Parameters, StringRef, TokenRef};
 
+use crate::sf_view::{self, DictionaryView, EntryView, ParamsView};
 use crate::{WireError, headers, sf};
 
 const FIELD: &str = "Signature-Key";
@@ -366,52 +367,21 @@ impl HwkParams {
     /// key-type-specific members must be present. An unrecognised `kty` is *not* an error
     /// here: SK-09 makes it an `unsupported_algorithm` decision for the verifier.
     pub fn from_member(member: &SignatureKeyMember) -> Result<Self, WireError> {
-        if member.scheme != Scheme::Hwk {
-            return Err(WireError::WrongScheme {
-                expected: "hwk",
-                found: member.scheme.as_str().to_owned(),
-            });
+        HwkView::read(member).map(|v| v.to_params())
+    }
+
+    /// A borrowed view of these parameters.
+    pub fn view(&self) -> HwkView<'_> {
+        HwkView {
+            kty: &self.kty,
+            crv: self.crv.as_deref(),
+            x: self.x.as_deref(),
+            y: self.y.as_deref(),
+            n: self.n.as_deref(),
+            e: self.e.as_deref(),
+            alg: self.alg.as_deref(),
+            kid: self.kid.as_deref(),
         }
-        let own = |name: &'static str| -> Result<Option<String>, WireError> {
-            Ok(member.optional_str(name)?.map(str::to_owned))
-        };
-        let p = HwkParams {
-            kty: member.require_str("kty")?.to_owned(),
-            crv: own("crv")?,
-            x: own("x")?,
-            y: own("y")?,
-            n: own("n")?,
-            e: own("e")?,
-            alg: own("alg")?,
-            kid: own("kid")?,
-        };
-        let need = |present: &Option<String>, param: &'static str| {
-            if present.is_none() {
-                Err(WireError::MissingParameter {
-                    field: FIELD,
-                    param,
-                })
-            } else {
-                Ok(())
-            }
-        };
-        match p.kty.as_str() {
-            "OKP" => {
-                need(&p.crv, "crv")?;
-                need(&p.x, "x")?;
-            }
-            "EC" => {
-                need(&p.crv, "crv")?;
-                need(&p.x, "x")?;
-                need(&p.y, "y")?;
-            }
-            "RSA" => {
-                need(&p.n, "n")?;
-                need(&p.e, "e")?;
-            }
-            _ => {}
-        }
-        Ok(p)
     }
 
     /// Builds the member in the canonical order `kty, crv, x, y, n, e, alg` (then `kid` if
@@ -445,6 +415,262 @@ impl HwkParams {
 /// `label=hwk;…` — the whole `Signature-Key` field value for one inline key.
 pub fn signature_key_field(label: &str, hwk: &HwkParams) -> Result<String, WireError> {
     signature_key_member_field(label, &hwk.to_member()?)
+}
+
+/// The `hwk` parameters borrowed from a member: what [`HwkParams`] holds, without copies.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct HwkView<'v> {
+    pub kty: &'v str,
+    pub crv: Option<&'v str>,
+    pub x: Option<&'v str>,
+    pub y: Option<&'v str>,
+    pub n: Option<&'v str>,
+    pub e: Option<&'v str>,
+    pub alg: Option<&'v str>,
+    pub kid: Option<&'v str>,
+}
+
+impl<'v> HwkView<'v> {
+    /// Reads an `hwk` member of a [`SignatureKeyView`], with the rules of
+    /// [`HwkParams::from_member`].
+    pub fn from_member(member: &MemberView<'v, '_>) -> Result<Self, WireError> {
+        Self::read(*member)
+    }
+
+    fn read(member: impl MemberParams<'v>) -> Result<Self, WireError> {
+        let scheme = member.scheme_token();
+        if scheme != "hwk" {
+            return Err(WireError::WrongScheme {
+                expected: "hwk",
+                found: scheme.to_owned(),
+            });
+        }
+        let v = HwkView {
+            kty: member
+                .str_param("kty")?
+                .ok_or(WireError::MissingParameter {
+                    field: FIELD,
+                    param: "kty",
+                })?,
+            crv: member.str_param("crv")?,
+            x: member.str_param("x")?,
+            y: member.str_param("y")?,
+            n: member.str_param("n")?,
+            e: member.str_param("e")?,
+            alg: member.str_param("alg")?,
+            kid: member.str_param("kid")?,
+        };
+        let need = |present: Option<&str>, param: &'static str| {
+            if present.is_none() {
+                Err(WireError::MissingParameter {
+                    field: FIELD,
+                    param,
+                })
+            } else {
+                Ok(())
+            }
+        };
+        match v.kty {
+            "OKP" => {
+                need(v.crv, "crv")?;
+                need(v.x, "x")?;
+            }
+            "EC" => {
+                need(v.crv, "crv")?;
+                need(v.x, "x")?;
+                need(v.y, "y")?;
+            }
+            "RSA" => {
+                need(v.n, "n")?;
+                need(v.e, "e")?;
+            }
+            _ => {}
+        }
+        Ok(v)
+    }
+
+    /// An owned copy.
+    pub fn to_params(&self) -> HwkParams {
+        let own = |s: Option<&str>| s.map(str::to_owned);
+        HwkParams {
+            kty: self.kty.to_owned(),
+            crv: own(self.crv),
+            x: own(self.x),
+            y: own(self.y),
+            n: own(self.n),
+            e: own(self.e),
+            alg: own(self.alg),
+            kid: own(self.kid),
+        }
+    }
+}
+
+/// Read access to a member's parameters, shared by the owned and the borrowed member so that
+/// both are judged by one set of rules.
+trait MemberParams<'v> {
+    fn scheme_token(&self) -> &str;
+    /// A String parameter that may be absent but, if present, must be a String.
+    fn str_param(&self, name: &'static str) -> Result<Option<&'v str>, WireError>;
+}
+
+impl<'v> MemberParams<'v> for &'v SignatureKeyMember {
+    fn scheme_token(&self) -> &str {
+        self.scheme.as_str()
+    }
+
+    fn str_param(&self, name: &'static str) -> Result<Option<&'v str>, WireError> {
+        self.optional_str(name)
+    }
+}
+
+impl<'v> MemberParams<'v> for MemberView<'v, '_> {
+    fn scheme_token(&self) -> &str {
+        self.token
+    }
+
+    fn str_param(&self, name: &'static str) -> Result<Option<&'v str>, WireError> {
+        self.optional_str(name)
+    }
+}
+
+/// `Signature-Key` parsed without copying: members borrow from the field value.
+///
+/// For verifiers on a hot path, which read one member and drop the rest; the rules are those
+/// of [`SignatureKey`], and [`SignatureKeyView::to_owned`] gives the same value that
+/// [`SignatureKey::parse`] would.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SignatureKeyView<'a> {
+    dict: DictionaryView<'a>,
+}
+
+impl<'a> SignatureKeyView<'a> {
+    /// Parses one field value (already joined if it came in several lines).
+    pub fn parse(value: &'a str) -> Result<Self, WireError> {
+        Ok(SignatureKeyView {
+            dict: sf::parse_dictionary_view(FIELD, value)?,
+        })
+    }
+
+    /// The well-formed member for `label`, if any (see [`SignatureKey::member`]).
+    pub fn member(&self, label: &str) -> Option<MemberView<'_, 'a>> {
+        self.get(label).and_then(Result::ok)
+    }
+
+    /// The member for `label` with its parse outcome (see [`SignatureKey::get`]).
+    pub fn get(&self, label: &str) -> Option<Result<MemberView<'_, 'a>, WireError>> {
+        self.dict.get(label).map(MemberView::from_entry)
+    }
+
+    /// Labels in wire order.
+    pub fn labels(&self) -> impl Iterator<Item = &'a str> + '_ {
+        self.dict.keys()
+    }
+
+    pub fn len(&self) -> usize {
+        self.dict.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.dict.is_empty()
+    }
+
+    /// An owned copy.
+    pub fn to_owned(&self) -> SignatureKey {
+        SignatureKey {
+            members: self
+                .dict
+                .iter()
+                .map(|(label, e)| {
+                    (
+                        label.to_owned(),
+                        MemberView::from_entry(e).map(|m| m.to_member()),
+                    )
+                })
+                .collect(),
+        }
+    }
+}
+
+/// One member of a [`SignatureKeyView`].
+#[derive(Clone, Copy, Debug)]
+pub struct MemberView<'v, 'a> {
+    token: &'a str,
+    params: &'v ParamsView<'a>,
+}
+
+impl<'v, 'a> MemberView<'v, 'a> {
+    fn from_entry(entry: &'v EntryView<'a>) -> Result<Self, WireError> {
+        match entry {
+            EntryView::Item(item) => match &item.bare_item {
+                BareItemFromInput::Token(t) => Ok(MemberView {
+                    token: t.as_str(),
+                    params: &item.params,
+                }),
+                other => Err(WireError::WrongType {
+                    field: FIELD,
+                    name: "scheme",
+                    expected: "a Token",
+                    found: sf_view::kind(other),
+                }),
+            },
+            EntryView::InnerList(_) => Err(WireError::WrongType {
+                field: FIELD,
+                name: "scheme",
+                expected: "a Token",
+                found: "an Inner List",
+            }),
+        }
+    }
+
+    /// The scheme token as written.
+    pub fn scheme_token(&self) -> &'a str {
+        self.token
+    }
+
+    /// The scheme (allocates only for an unknown token).
+    pub fn scheme(&self) -> Scheme {
+        Scheme::parse(self.token)
+    }
+
+    /// Whether the member names `scheme`.
+    pub fn is(&self, scheme: &Scheme) -> bool {
+        self.token == scheme.as_str()
+    }
+
+    /// Whether a parameter of that name is present (whatever its type).
+    pub fn has_param(&self, name: &str) -> bool {
+        self.params.contains(name)
+    }
+
+    /// The parameter's value if it is a String.
+    pub fn param_str(&self, name: &str) -> Option<&'v str> {
+        match self.params.get(name) {
+            Some(BareItemFromInput::String(s)) => Some(s.as_str()),
+            _ => None,
+        }
+    }
+
+    /// A String parameter that may be absent but, if present, must be a String.
+    pub fn optional_str(&self, name: &'static str) -> Result<Option<&'v str>, WireError> {
+        match self.params.get(name) {
+            None => Ok(None),
+            Some(BareItemFromInput::String(s)) => Ok(Some(s.as_str())),
+            Some(other) => Err(WireError::WrongType {
+                field: FIELD,
+                name,
+                expected: "a String",
+                found: sf_view::kind(other),
+            }),
+        }
+    }
+
+    /// An owned copy.
+    pub fn to_member(&self) -> SignatureKeyMember {
+        SignatureKeyMember {
+            scheme: self.scheme(),
+            params: self.params.to_parameters(),
+        }
+    }
 }
 
 /// The JWT-carrying schemes' parameters (`jwt`, `jkt-jwt`, `self-jwt`): the token as a String
@@ -822,6 +1048,63 @@ mod tests {
         let big = format!(r#"sig=jwt;jwt="{}""#, "a".repeat(sf::MAX_FIELD_LEN));
         assert!(matches!(
             SignatureKey::parse(&big),
+            Err(WireError::TooLong { .. })
+        ));
+    }
+
+    /// The borrowed parse the verifier uses must judge every member exactly as the owned one.
+    #[test]
+    fn view_agrees_with_the_owned_parse() {
+        let cases = [
+            DIGEST_10_2,
+            r#"sig=hwk;kty="EC";crv="P-256";x="a";y="b";alg="ES256""#,
+            r#"sig=hwk;kty="EC";crv="P-256";x="a";alg="ES256""#,
+            r#"sig=hwk;kty="RSA";n="n";e="AQAB";alg="PS512";kid="k""#,
+            r#"sig=hwk;kty=OKP;crv="Ed25519";x="a""#,
+            r#"sig=hwk;crv="Ed25519";x="a""#,
+            r#"sig=hwk;kty="AKP";alg="ML-DSA-44""#,
+            r#"sig=hwk;kty="OKP";crv="Ed25519";x="a";x="b";alg=1"#,
+            r#"sig=jwt;jwt="e30.e30.sig";cache, sig=hwk;kty="OKP";crv="X";x="y""#,
+            r#"sig="hwk", other=(a b)"#,
+            r#"a=jwks_uri;id="https://a.example";dwk="aauth-agent.json";kid="k1""#,
+            r#"sig=zz9;foo=:AQID:;bar=?1;baz=1.5"#,
+            "sig=hwk;kty=\"OKP\", sig2=jwt",
+            "",
+            "sig=(",
+            "sig=hwk;kty=\"O\\\"KP\";crv=\"Ed25519\";x=\"a\"",
+        ];
+        for field in cases {
+            let owned = SignatureKey::parse(field);
+            let view = SignatureKeyView::parse(field);
+            assert_eq!(
+                view.as_ref()
+                    .map(SignatureKeyView::to_owned)
+                    .map_err(Clone::clone),
+                owned,
+                "{field}"
+            );
+            let (Ok(view), Ok(owned)) = (view, owned) else {
+                continue;
+            };
+            for label in owned.labels() {
+                let o = owned.get(label).map(|r| r.cloned().map_err(Clone::clone));
+                let v = view.get(label).map(|r| r.map(|m| m.to_member()));
+                assert_eq!(v, o, "{field} / {label}");
+                if let (Some(Ok(m)), Some(Ok(om))) = (view.get(label), owned.get(label)) {
+                    assert_eq!(
+                        HwkView::from_member(&m).map(|h| h.to_params()),
+                        HwkParams::from_member(om),
+                        "{field} / {label}"
+                    );
+                    assert_eq!(m.scheme(), om.scheme);
+                    assert!(m.is(&om.scheme));
+                    assert_eq!(m.param_str("x"), om.param_str("x"));
+                }
+            }
+        }
+        let big = format!("sig=hwk;x=\"{}\"", "a".repeat(70 * 1024));
+        assert!(matches!(
+            SignatureKeyView::parse(&big),
             Err(WireError::TooLong { .. })
         ));
     }

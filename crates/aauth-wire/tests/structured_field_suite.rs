@@ -15,6 +15,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use aauth_wire::sf_view::DictionaryView;
 use serde_json::Value;
 use sfv::{
     BareItem, Date, Decimal, Dictionary, FieldType, InnerList, Integer, Item, Key, List, ListEntry,
@@ -223,6 +224,7 @@ struct Counts {
     reserialised: usize,
     ser_total: usize,
     ser_passed: usize,
+    view_checked: usize,
     failures: Vec<String>,
 }
 
@@ -235,6 +237,19 @@ fn run_parse_record(file: &str, r: &Value, c: &mut Counts) {
     let can_fail = r.get("can_fail").and_then(Value::as_bool).unwrap_or(false);
     let input = raw.join(", ");
     let tag = format!("{file}: {name}");
+    if ht == "dictionary" {
+        // The borrowed view the verifier uses must agree with sfv's own Dictionary.
+        c.view_checked += 1;
+        let owned = Parser::new(&input).parse::<Dictionary>();
+        let view = DictionaryView::parse(&input).map(|v| v.to_dictionary());
+        match (owned, view) {
+            (Ok(o), Ok(v)) if o == v => {}
+            (Err(_), Err(_)) => {}
+            (o, v) => c
+                .failures
+                .push(format!("{tag}: DictionaryView {v:?} but sfv {o:?}")),
+        }
+    }
     match (parse(ht, &input), must_fail) {
         (Err(_), true) => c.parse_passed += 1,
         (Ok(v), true) => c
@@ -345,7 +360,8 @@ fn structured_field_suite_passes_in_full() {
     }
     println!(
         "structured-field suite: parse {}/{} passed ({} re-serialised to canonical, {} allowed \
-         can_fail failures), serialisation {}/{} passed, files {}+{}",
+         can_fail failures), serialisation {}/{} passed, files {}+{}; {} dictionary records \
+         parsed alike by DictionaryView",
         c.parse_passed,
         c.parse_total,
         c.reserialised,
@@ -353,7 +369,8 @@ fn structured_field_suite_passes_in_full() {
         c.ser_passed,
         c.ser_total,
         parse_files.len(),
-        ser_files.len()
+        ser_files.len(),
+        c.view_checked
     );
     assert!(
         c.failures.is_empty(),
@@ -363,4 +380,5 @@ fn structured_field_suite_passes_in_full() {
     );
     assert_eq!(c.parse_passed, c.parse_total);
     assert_eq!(c.ser_passed, c.ser_total);
+    assert!(c.view_checked > 100, "too few dictionary records");
 }
