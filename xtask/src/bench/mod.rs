@@ -14,6 +14,7 @@ mod fixtures;
 mod memory;
 mod micro;
 mod peers;
+mod redis_server;
 mod stats;
 mod throughput;
 
@@ -38,6 +39,9 @@ pub struct Args {
     pub case: String,
     #[arg(long, hide = true, default_value_t = 0)]
     pub iters: u64,
+    /// Internal: the memory worker puts its records into the Redis server at this address.
+    #[arg(long, hide = true)]
+    pub redis: Option<String>,
 }
 
 /// Settings shared by the parts.
@@ -120,7 +124,7 @@ fn machine() -> serde_json::Value {
 fn worker(args: &Args) -> ExitCode {
     let result = match args.worker.as_deref() {
         Some("count") => micro::worker_count(&args.case, args.iters),
-        Some("memory") => memory::worker(&args.case, args.iters),
+        Some("memory") => memory::worker(&args.case, args.iters, args.redis.as_deref()),
         other => Err(format!("unknown worker {other:?}")),
     };
     match result {
