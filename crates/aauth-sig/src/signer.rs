@@ -1,5 +1,7 @@
 //! Signing requests: `Signature-Key`, `Signature-Input`, `Signature`.
 
+use std::fmt::Write as _;
+
 use aauth_wire::Thumbprint;
 use aauth_wire::headers::{SIGNATURE, SIGNATURE_INPUT, SIGNATURE_KEY};
 use aauth_wire::signature_key::{HwkParams, JwtParams, Scheme, SignatureKeyMember};
@@ -260,11 +262,10 @@ impl Signer {
             }
             params.push_str(c.as_str());
         }
-        params.push_str(");created=");
-        params.push_str(&opts.created.to_string());
+        // Writing to a String cannot fail.
+        let _ = write!(params, ");created={}", opts.created);
         if let Some(e) = opts.expires {
-            params.push_str(";expires=");
-            params.push_str(&e.to_string());
+            let _ = write!(params, ";expires={e}");
         }
         if self.nonce {
             let mut bytes = [0u8; 16];
@@ -288,10 +289,19 @@ impl Signer {
         let (params, base) = self.base(target, headers, opts)?;
         let sig = self.key.sign(base.as_bytes())?;
         let label = &opts.label;
-        let input = HeaderValue::from_str(&format!("{label}={params}"))
-            .map_err(|_| SignError::InvalidHeaderValue)?;
-        let signature = HeaderValue::from_str(&format!("{label}=:{}:", STANDARD.encode(sig)))
-            .map_err(|_| SignError::InvalidHeaderValue)?;
+        let mut input = String::with_capacity(label.len() + 1 + params.len());
+        input.push_str(label);
+        input.push('=');
+        input.push_str(&params);
+        let mut signature = String::with_capacity(label.len() + 4 + sig.len().div_ceil(3) * 4);
+        signature.push_str(label);
+        signature.push_str("=:");
+        STANDARD.encode_string(&sig, &mut signature);
+        signature.push(':');
+        // `TryFrom<String>` takes the buffer over instead of copying it.
+        let input = HeaderValue::try_from(input).map_err(|_| SignError::InvalidHeaderValue)?;
+        let signature =
+            HeaderValue::try_from(signature).map_err(|_| SignError::InvalidHeaderValue)?;
         Ok((input, signature))
     }
 }
