@@ -57,7 +57,7 @@ impl AgentToken {
             .decode(parts[1])
             .ok()
             .and_then(|p| serde_json::from_slice::<serde_json::Value>(&p).ok())
-            .and_then(|v| v.get("exp").and_then(serde_json::Value::as_u64));
+            .and_then(|v| v.get("exp").and_then(crate::resolver::numeric_date));
         Ok(AgentToken {
             compact,
             expires_at,

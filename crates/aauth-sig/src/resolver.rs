@@ -395,11 +395,22 @@ fn discovery_error(e: DiscoveryError, jwt: bool) -> VerifyError {
 fn int_claim(claims: &Map<String, Value>, name: &'static str) -> Result<u64, VerifyError> {
     claims
         .get(name)
-        .and_then(Value::as_u64)
+        .and_then(numeric_date)
         .ok_or(VerifyError::InvalidJwt(match name {
             "exp" => "exp is missing or not a NumericDate",
             _ => "iat is missing or not a NumericDate",
         }))
+}
+
+/// An RFC 7519 NumericDate: a non-negative JSON number of seconds, possibly with a fraction,
+/// which is dropped (an `exp` then ends up to a second early, never late).
+pub(crate) fn numeric_date(v: &Value) -> Option<u64> {
+    if let Some(n) = v.as_u64() {
+        return Some(n);
+    }
+    let f = v.as_f64()?;
+    // 2^53: beyond it an f64 no longer holds whole seconds exactly; far past any real date.
+    (f.is_finite() && (0.0..9_007_199_254_740_992.0).contains(&f)).then(|| f.floor() as u64)
 }
 
 fn str_claim<'a>(

@@ -297,6 +297,35 @@ fn agt_05_each_missing_required_claim_is_invalid_jwt() {
     );
 }
 
+/// RFC 7519 §2: a NumericDate may carry a fraction; a negative or non-numeric one may not.
+#[test]
+fn agt_05_numeric_dates_may_be_fractional_but_not_negative_or_text() {
+    let w = world();
+    let mut c = w.claims();
+    let (iat, exp) = (c["iat"].as_u64().unwrap(), c["exp"].as_u64().unwrap());
+    c.insert("iat".into(), json!(iat as f64 + 0.25));
+    c.insert("exp".into(), json!(exp as f64 + 0.75));
+    let v = w
+        .verify(&w.request_with_claims(&c))
+        .expect("fractional dates verify");
+    assert!(v.agent_id().is_some());
+    // The fraction is dropped: an exp of NOW + 0.75 has expired at NOW.
+    let mut c = w.claims();
+    c.insert("exp".into(), json!(NOW as f64 + 0.75));
+    assert_eq!(w.code_for_claims(&c), Code::ExpiredJwt);
+    for bad in [
+        json!(-1),
+        json!(-0.5),
+        json!("1730217600"),
+        json!(1e300),
+        json!(null),
+    ] {
+        let mut c = w.claims();
+        c.insert("exp".into(), bad.clone());
+        assert_eq!(w.code_for_claims(&c), Code::InvalidJwt, "exp = {bad}");
+    }
+}
+
 #[test]
 fn sig_03_agt_05_cnf_jwk_without_alg_is_unsupported_algorithm() {
     let w = world();
