@@ -1683,6 +1683,23 @@ async fn signatures(t: &Target, r: &mut Report, o: &Options) -> Result<(), Strin
             .await?
             .expect_401(&[C::InvalidSignature, C::InvalidRequest]),
     );
+    // SIG-30: a label is unique in the message; the same line twice repeats it.
+    for field in ["signature-input", "signature"] {
+        let mut s = raw::sign(&ed, &Spec::get(u))?;
+        if let Some(line) = s.headers.get(field).cloned()
+            && let Ok(name) = http::HeaderName::from_bytes(field.as_bytes())
+        {
+            s.headers.append(name, line);
+        }
+        r.record(
+            "SIG-30",
+            "MUST",
+            &format!("the {field} line sent twice (label repeated) → 401"),
+            send(&t.http, &s)
+                .await?
+                .expect_401(&[C::InvalidSignature, C::InvalidRequest]),
+        );
+    }
     // SIG-34: ES256 signature DER-encoded.
     let mut s = Spec::get(u);
     s.der = true;
@@ -2041,6 +2058,11 @@ mod tests {
         assert_eq!(failed("RM-02"), 4);
         assert_eq!(failed("SIG-20"), 3);
         assert_eq!(failed("SIG-26"), 10);
+        assert_eq!(
+            failed("SIG-30"),
+            3,
+            "label mismatch and both repeated lines"
+        );
         assert!(failed("SK-12") == 2 && failed("SK-04") == 3 && failed("SIG-18") == 2);
         assert!(report.fatal() >= 40, "{}", report.fatal());
         eprintln!(

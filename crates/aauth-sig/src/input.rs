@@ -142,6 +142,13 @@ impl<'a> FieldsView<'a> {
             .map_err(|_| VerifyError::MalformedSignature(UNPARSEABLE_INPUT))?;
         let signatures = DictionaryView::parse(signature)
             .map_err(|_| VerifyError::MalformedSignature(UNPARSEABLE_SIGNATURE))?;
+        // A label names one signature in the message (SIG-30); structured-field parsing would
+        // quietly keep the last of two, so a repeat is refused here.
+        if inputs.has_repeated_keys() || signatures.has_repeated_keys() {
+            return Err(VerifyError::MalformedSignature(
+                "a label appears more than once",
+            ));
+        }
         Ok(FieldsView { inputs, signatures })
     }
 

@@ -298,6 +298,28 @@ fn sig_30_label_in_only_one_header_is_invalid_signature() {
 }
 
 #[test]
+fn sig_30_a_label_repeated_in_the_message_is_invalid_signature() {
+    for field in ["signature-input", "signature"] {
+        // The same line twice, as a proxy or a careless client might send it.
+        let mut h = signed(&SignOptions::new(NOW));
+        let line = h[field].clone();
+        h.append(http::HeaderName::from_static(field), line);
+        assert_eq!(
+            code_of(&hwk_verifier(), &h, NOW),
+            Code::InvalidSignature,
+            "{field}"
+        );
+        // Once is fine.
+        let h = signed(&SignOptions::new(NOW));
+        assert!(
+            hwk_verifier()
+                .verify(&target(&Method::GET, "/api/data", &h), NOW)
+                .is_ok()
+        );
+    }
+}
+
+#[test]
 fn amb_06_unparseable_signature_headers_are_invalid_signature_and_signature_key_invalid_request() {
     let v = hwk_verifier();
     let mut h = signed(&SignOptions::new(NOW));

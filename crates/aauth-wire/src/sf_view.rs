@@ -117,7 +117,11 @@ impl EntryView<'_> {
 
 /// A Dictionary: members in wire order, duplicates resolved.
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct DictionaryView<'a>(Vec<(&'a KeyRef, EntryView<'a>)>);
+pub struct DictionaryView<'a> {
+    entries: Vec<(&'a KeyRef, EntryView<'a>)>,
+    /// Whether some key appeared more than once (its last value was kept).
+    repeated_keys: bool,
+}
 
 impl<'a> DictionaryView<'a> {
     /// Parses `input` as a Dictionary (RFC 9651 §4.2.2).
@@ -127,10 +131,16 @@ impl<'a> DictionaryView<'a> {
 
     /// The member `key`, if present.
     pub fn get(&self, key: &str) -> Option<&EntryView<'a>> {
-        self.0
+        self.entries
             .iter()
             .find(|(k, _)| k.as_str() == key)
             .map(|(_, v)| v)
+    }
+
+    /// Whether a key appeared more than once. sfv keeps the last value, as RFC 9651 says;
+    /// fields whose keys must be unique in the message (signature labels) check this.
+    pub fn has_repeated_keys(&self) -> bool {
+        self.repeated_keys
     }
 
     pub fn contains_key(&self, key: &str) -> bool {
@@ -139,25 +149,25 @@ impl<'a> DictionaryView<'a> {
 
     /// Keys in wire order.
     pub fn keys(&self) -> impl Iterator<Item = &'a str> + '_ {
-        self.0.iter().map(|(k, _)| k.as_str())
+        self.entries.iter().map(|(k, _)| k.as_str())
     }
 
     /// `(key, member)` pairs in wire order.
     pub fn iter(&self) -> impl Iterator<Item = (&'a str, &EntryView<'a>)> {
-        self.0.iter().map(|(k, v)| (k.as_str(), v))
+        self.entries.iter().map(|(k, v)| (k.as_str(), v))
     }
 
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.entries.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.entries.is_empty()
     }
 
     /// An owned copy, equal to what `sfv::Parser::parse::<Dictionary>()` returns.
     pub fn to_dictionary(&self) -> sfv::Dictionary {
-        self.0
+        self.entries
             .iter()
             .map(|(k, v)| ((*k).to_owned(), v.to_list_entry()))
             .collect()
@@ -165,17 +175,18 @@ impl<'a> DictionaryView<'a> {
 
     /// The slot for `key`: a repeated key replaces the earlier value in place.
     fn slot(&mut self, key: &'a KeyRef, value: EntryView<'a>) -> &mut EntryView<'a> {
-        let at = match self.0.iter().position(|(k, _)| *k == key) {
+        let at = match self.entries.iter().position(|(k, _)| *k == key) {
             Some(i) => {
-                self.0[i].1 = value;
+                self.entries[i].1 = value;
+                self.repeated_keys = true;
                 i
             }
             None => {
-                self.0.push((key, value));
-                self.0.len() - 1
+                self.entries.push((key, value));
+                self.entries.len() - 1
             }
         };
-        &mut self.0[at].1
+        &mut self.entries[at].1
     }
 }
 
@@ -332,6 +343,18 @@ mod tests {
         ] {
             same_as_sfv(input);
         }
+    }
+
+    #[test]
+    fn repeated_keys_are_reported() {
+        assert!(
+            !DictionaryView::parse("a=1, b=2")
+                .unwrap()
+                .has_repeated_keys()
+        );
+        let v = DictionaryView::parse("a=1, b=2, a=3").unwrap();
+        assert!(v.has_repeated_keys());
+        assert_eq!(v.keys().collect::<Vec<_>>(), ["a", "b"]);
     }
 
     #[test]
