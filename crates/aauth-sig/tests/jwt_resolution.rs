@@ -347,7 +347,7 @@ fn sig_06_cnf_jwk_kty_alg_mismatch_is_invalid_key() {
 }
 
 #[test]
-fn agt_10_wrong_dwk_unknown_kid_and_bad_jwt_signature() {
+fn agt_10_sig_24_wrong_dwk_unknown_kid_and_bad_jwt_signature() {
     let w = world();
     let mut c = w.claims();
     c.insert("dwk".into(), "aauth-person.json".into());

@@ -142,7 +142,7 @@ fn sig_36_with_query_required_changing_the_query_breaks_verification() {
 }
 
 #[test]
-fn sig_18_created_outside_window_is_invalid_signature() {
+fn sig_18_sig_22_created_outside_window_is_invalid_signature() {
     let v = hwk_verifier();
     let h = signed(&SignOptions::new(NOW));
     // created = now - 61 and now + 61.
@@ -196,7 +196,7 @@ fn sig_13_missing_created_is_invalid_signature() {
 }
 
 #[test]
-fn sig_16_expires_in_the_past_is_invalid_signature() {
+fn sig_16_sig_22_expires_in_the_past_is_invalid_signature() {
     let h = signed(&SignOptions::new(NOW).with_expires(NOW + 10));
     let v = hwk_verifier();
     verify(&v, &h, NOW + 10).unwrap();
@@ -490,7 +490,7 @@ fn sk_11_hwk_with_kid_is_invalid_key() {
 }
 
 #[test]
-fn sig_06_kty_alg_mismatch_is_invalid_key() {
+fn sig_06_sig_24_err_13_kty_alg_mismatch_is_invalid_key() {
     let key = common::ed25519_key();
     let x = key.public_jwk().x.unwrap();
     let h = hwk_member_headers(&format!(
@@ -563,7 +563,7 @@ fn sk_09_unimplemented_kty_and_alg_are_unsupported_algorithm() {
 }
 
 #[test]
-fn sig_25_algorithm_outside_accepted_set_is_unsupported_algorithm() {
+fn sig_25_err_12_algorithm_outside_accepted_set_is_unsupported_algorithm() {
     let v = Verifier::new(
         VerifierConfig::new(AUTHORITY)
             .with_accepted_schemes(vec![Scheme::Hwk])
@@ -576,7 +576,7 @@ fn sig_25_algorithm_outside_accepted_set_is_unsupported_algorithm() {
 }
 
 #[test]
-fn sk_12_short_ed25519_x_is_invalid_key() {
+fn sk_12_err_13_short_ed25519_x_is_invalid_key() {
     let h = hwk_member_headers(
         r#"hwk;kty="OKP";crv="Ed25519";x="JrQLj5P_89iXES9-vFgrIy29clF9CC_oPPsw3c5D0";alg="Ed25519""#,
     );
