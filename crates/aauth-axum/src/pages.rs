@@ -159,3 +159,46 @@ impl InteractionPage for DefaultPage {
         page(title, &format!("<p id=\"outcome\">{}</p>", escape(text)))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HOSTILE: &str = "<script>alert(1)</script>\"'><img src=x onerror=alert(2)>&amp;";
+
+    /// AGT-21: whatever reaches the page from a token, the request or the login (agent
+    /// identifier, method, path, scope, display name, error text) renders as inert text.
+    #[test]
+    fn agt_21_token_and_request_data_render_inert_on_every_page() {
+        let person = Person {
+            id: HOSTILE.to_owned(),
+            display_name: Some(HOSTILE.to_owned()),
+        };
+        let view = DecisionView {
+            code: HOSTILE,
+            agent: HOSTILE,
+            pseudonymous: false,
+            method: HOSTILE,
+            path: HOSTILE,
+            scope: Some(HOSTILE),
+            person: &person,
+            form_action: HOSTILE,
+            nonce: HOSTILE,
+        };
+        let pages = [
+            DefaultPage.decide(&view),
+            DefaultPage.enter_code(&CodeEntryView {
+                form_action: HOSTILE,
+                error: Some(HOSTILE),
+            }),
+        ];
+        for html in pages {
+            for raw in ["<script", "<img", "\"'>", "onerror=alert(2)>"] {
+                assert!(!html.contains(raw), "{raw} left unescaped in:\n{html}");
+            }
+            assert!(html.contains("&lt;script&gt;"), "{html}");
+            // `&amp;` in the input is text, so its `&` is escaped too.
+            assert!(html.contains("&amp;amp;"), "{html}");
+        }
+    }
+}
