@@ -7,7 +7,9 @@ use aauth_sig::{
     ReplayScope, ReqwestFetcher, SigningKey, Verifier, VerifierConfig,
 };
 use aauth_store::memory::{MemoryPendingStore, MemoryRevocationStore, MemorySessionStore};
-use aauth_store::{PendingStore, ReplayStore, RevocationStore, SessionTokenStore, UnixTime};
+use aauth_store::{
+    PendingLimits, PendingStore, ReplayStore, RevocationStore, SessionTokenStore, UnixTime,
+};
 use aauth_wire::Thumbprint;
 use aauth_wire::signature_key::Scheme;
 use thiserror::Error;
@@ -19,6 +21,14 @@ use crate::pages::{DefaultPage, InteractionPage};
 use crate::policy::{
     Decision, GrantContext, PolicyContext, PolicyFn, SessionTerms, TermsFn, default_policy,
 };
+
+/// Default of [`ResourceBuilder::max_pending_per_agent`].
+pub const DEFAULT_MAX_PENDING_PER_AGENT: u32 = 16;
+
+/// Default of [`ResourceBuilder::max_pending_total`]: with the default 600 s lifetime, about
+/// 166 new interactions a second sustained, and on the order of 100 MB of memory in the
+/// in-memory store.
+pub const DEFAULT_MAX_PENDING_TOTAL: u64 = 100_000;
 
 /// What to do with a signed request whose `Authorization: AAuth` token is unknown, expired,
 /// revoked or bound to another key. The draft defines no answer (AMB-02).
@@ -150,6 +160,7 @@ pub(crate) struct Inner {
     pub pending_prefix: &'static str,
     pub interaction_prefix: &'static str,
     pub pending_ttl: u64,
+    pub pending_limits: PendingLimits,
     pub retry_after: u64,
     pub max_wait: u64,
     pub max_code_attempts: u32,
@@ -245,6 +256,7 @@ pub struct ResourceBuilder {
     authenticator: Option<Arc<dyn InteractionAuthenticator>>,
     policy: Option<PolicyFn>,
     pending_ttl: u64,
+    pending_limits: PendingLimits,
     retry_after: u64,
     max_wait: u64,
     session_ttl: u64,
@@ -284,6 +296,10 @@ impl ResourceBuilder {
             authenticator: None,
             policy: None,
             pending_ttl: 600,
+            pending_limits: PendingLimits {
+                per_agent: Some(DEFAULT_MAX_PENDING_PER_AGENT),
+                total: Some(DEFAULT_MAX_PENDING_TOTAL),
+            },
             retry_after: 2,
             max_wait: 30,
             session_ttl: 3600,
@@ -412,6 +428,27 @@ impl ResourceBuilder {
     /// Lifetime of a pending request and its interaction code (default 600 s).
     pub fn pending_ttl(mut self, secs: u64) -> Self {
         self.pending_ttl = secs;
+        self
+    }
+
+    /// How many open pending requests (waiting for the person, lifetime not over) one agent may
+    /// have at once: per key thumbprint, or per agent identifier for agent tokens (default
+    /// [`DEFAULT_MAX_PENDING_PER_AGENT`]; `None` = no limit; at least 1). A request that would
+    /// start one more is answered `429` `slow_down` with `Retry-After` (when the agent's oldest
+    /// one ends); the agent's existing requests are untouched, and withdrawing one (DELETE on
+    /// its pending URL) frees a slot at once.
+    pub fn max_pending_per_agent(mut self, n: impl Into<Option<u32>>) -> Self {
+        self.pending_limits.per_agent = n.into();
+        self
+    }
+
+    /// How many pending-request records the resource keeps within their lifetime, in every
+    /// state and for all agents together (default [`DEFAULT_MAX_PENDING_TOTAL`]; `None` = no
+    /// limit; at least 1). Past it, new interactions are answered `503`
+    /// `temporarily_unavailable` with `Retry-After`. This bounds the store: `hwk` keys cost
+    /// nothing, so the per-agent limit alone does not.
+    pub fn max_pending_total(mut self, n: impl Into<Option<u64>>) -> Self {
+        self.pending_limits.total = n.into();
         self
     }
 
@@ -592,6 +629,12 @@ impl ResourceBuilder {
         if self.pending_ttl < 10 {
             return Err(ConfigError::TooSmall("pending_ttl", 10));
         }
+        if self.pending_limits.per_agent == Some(0) {
+            return Err(ConfigError::TooSmall("max_pending_per_agent", 1));
+        }
+        if self.pending_limits.total == Some(0) {
+            return Err(ConfigError::TooSmall("max_pending_total", 1));
+        }
         if self.max_code_attempts < 1 {
             return Err(ConfigError::TooSmall("max_code_attempts", 1));
         }
@@ -658,6 +701,7 @@ impl ResourceBuilder {
             pending_prefix: "/aauth/pending",
             interaction_prefix: "/aauth/interaction",
             pending_ttl: self.pending_ttl,
+            pending_limits: self.pending_limits,
             retry_after: self.retry_after,
             max_wait: self.max_wait,
             max_code_attempts: self.max_code_attempts,

@@ -274,6 +274,16 @@ impl AAuthResource {
 /// The largest body buffered to check a `Content-Digest`.
 pub(crate) const MAX_DIGESTED_BODY: usize = 8 * 1024 * 1024;
 
+/// `true` when the request declares (`Content-Length`) a body larger than `limit`: refused
+/// before a byte of it is read, instead of reading up to the limit first.
+pub(crate) fn declared_length_exceeds(headers: &http::HeaderMap, limit: usize) -> bool {
+    headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .is_some_and(|n| n > limit as u64)
+}
+
 pub(crate) fn covers_content_digest(agent: &VerifiedAgent) -> bool {
     agent.covered.iter().any(|c| c == "content-digest")
 }
@@ -290,7 +300,8 @@ pub(crate) fn check_content_digest(
         .map(|e| {
             let err = VerifyError::Resolver {
                 code: SignatureErrorCode::InvalidSignature,
-                detail: format!("Content-Digest: {e}"),
+                // The error's text already names the field.
+                detail: e.to_string(),
             };
             resource
                 .inner
@@ -383,6 +394,9 @@ where
             // A signature that covers `content-digest` protects the body only if the digest is
             // checked against it (RFC 9530): buffer (bounded) and compare before the handler.
             let body = if covers_content_digest(&auth.agent) {
+                if declared_length_exceeds(&parts.headers, MAX_DIGESTED_BODY) {
+                    return Ok(response::payload_too_large());
+                }
                 match axum::body::to_bytes(body, MAX_DIGESTED_BODY).await {
                     Ok(bytes) => {
                         if let Some(resp) = check_content_digest(&resource, &parts.headers, &bytes)

@@ -18,6 +18,7 @@ pub(crate) struct Metrics {
     signature_errors: [AtomicU64; CODES + 1],
     verified: AtomicU64,
     challenges: AtomicU64,
+    challenges_refused: AtomicU64,
     polls_pending: AtomicU64,
     polls_terminal: AtomicU64,
     polls_slow_down: AtomicU64,
@@ -48,6 +49,9 @@ impl Metrics {
     }
     pub(crate) fn challenge(&self) {
         bump(&self.challenges);
+    }
+    pub(crate) fn challenge_refused(&self) {
+        bump(&self.challenges_refused);
     }
     pub(crate) fn poll_pending(&self) {
         bump(&self.polls_pending);
@@ -88,6 +92,7 @@ impl Metrics {
             signature_errors,
             verified: get(&self.verified),
             challenges: get(&self.challenges),
+            challenges_refused: get(&self.challenges_refused),
             polls_pending: get(&self.polls_pending),
             polls_terminal: get(&self.polls_terminal),
             polls_slow_down: get(&self.polls_slow_down),
@@ -112,6 +117,9 @@ pub struct MetricsSnapshot {
     pub verified: u64,
     /// `202` interaction responses (new pending requests).
     pub challenges: u64,
+    /// Interactions not started because a pending-request limit was reached (`429` per agent,
+    /// `503` in total).
+    pub challenges_refused: u64,
     /// Polls answered `202`.
     pub polls_pending: u64,
     /// Polls answered with a terminal status (200, 403, 408, 410 `invalid_code`).

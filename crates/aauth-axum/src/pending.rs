@@ -3,7 +3,9 @@
 use std::time::Duration;
 
 use aauth_store::pending::update;
-use aauth_store::{PendingId, PendingRecord, PendingState, SessionBinding, SessionGrant};
+use aauth_store::{
+    InsertOutcome, PendingId, PendingRecord, PendingState, SessionBinding, SessionGrant,
+};
 use aauth_wire::access::access_header_value;
 use aauth_wire::headers;
 use aauth_wire::interaction_code::InteractionCode;
@@ -128,11 +130,33 @@ impl AAuthResource {
             decision_nonce_hash: None,
             version: 0,
         };
-        inner
+        // The limits bound what one agent, and all agents together, can make the resource keep
+        // (each record lives `pending_ttl`); a refusal never touches existing records.
+        let outcome = inner
             .pending
-            .insert(record)
+            .insert_limited(record, inner.pending_limits, now)
             .await
             .map_err(|_| response::unavailable())?;
+        let wait = |until: u64| until.saturating_sub(now).clamp(1, inner.pending_ttl);
+        match outcome {
+            InsertOutcome::Inserted => {}
+            InsertOutcome::AgentLimit { until } => {
+                inner.metrics.challenge_refused();
+                tracing::debug!(target: "aauth::challenge", limit = "per_agent", "too many open pending requests for this agent");
+                return Err(response::too_many_pending(
+                    inner.pending_limits.per_agent.unwrap_or_default(),
+                    wait(until),
+                ));
+            }
+            InsertOutcome::TotalLimit { until } => {
+                inner.metrics.challenge_refused();
+                tracing::debug!(target: "aauth::challenge", limit = "total", "pending-request limit of the resource reached");
+                return Err(response::pending_capacity_reached(wait(until)));
+            }
+            // A store from a newer aauth-store version with outcomes this code does not know:
+            // refuse rather than claim a pending request exists.
+            _ => return Err(response::unavailable()),
+        }
         tracing::info!(target: "aauth::challenge", "interaction required");
         Ok(InteractionRequired {
             url: format!(

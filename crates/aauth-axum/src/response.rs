@@ -15,7 +15,20 @@ use http::{HeaderValue, StatusCode};
 
 use crate::config::Inner;
 
+/// An RFC 9457 body: `error` (AAuth, ERR-05), `detail`, the numeric `status`, and a `type` —
+/// the sig-error URN for signature failures (ERR-04), otherwise `about:blank` with the status
+/// phrase as `title` (RFC 9457 §4.2.1: no semantics beyond the status code; agents decide on
+/// `error`). Always `Cache-Control: no-store`.
 fn problem(status: StatusCode, body: &ProblemDetails) -> Response {
+    let mut body = body.clone().with_status(status);
+    if body.type_.is_none() {
+        body.type_ = Some("about:blank".to_owned());
+        if body.title.is_none()
+            && let Some(reason) = status.canonical_reason()
+        {
+            body.title = Some(reason.to_owned());
+        }
+    }
     let mut resp = Response::new(Body::from(body.to_json_bytes()));
     *resp.status_mut() = status;
     resp.headers_mut()
@@ -89,6 +102,11 @@ pub(crate) fn polling_error(code: PollingErrorCode, detail: &str) -> Response {
     problem(code.status(), &ProblemDetails::new(code.as_str(), detail))
 }
 
+/// Any other AAuth error: `status` with a problem body whose `error` is `code`.
+pub(crate) fn error(status: StatusCode, code: &str, detail: &str) -> Response {
+    problem(status, &ProblemDetails::new(code, detail))
+}
+
 /// `410 Gone` for a pending URL whose terminal answer was already delivered (RM-13).
 pub(crate) fn gone() -> Response {
     problem(
@@ -118,6 +136,37 @@ pub(crate) fn payload_too_large() -> Response {
         StatusCode::PAYLOAD_TOO_LARGE,
         &ProblemDetails::new("invalid_request", "the request body is too large"),
     )
+}
+
+/// `429` `slow_down`: the agent already has `limit` open pending requests. `Retry-After` is
+/// when the oldest of them ends; withdrawing one (DELETE on its pending URL) frees a slot at
+/// once. No signature headers: the signature was fine (ERR-07's rule for non-signature errors).
+pub(crate) fn too_many_pending(limit: u32, retry_after: u64) -> Response {
+    let detail = format!(
+        "this agent already has {limit} open pending requests; finish or withdraw one \
+         (DELETE its pending URL) or retry later"
+    );
+    let mut resp = problem(
+        StatusCode::TOO_MANY_REQUESTS,
+        &ProblemDetails::new(PollingErrorCode::SlowDown.as_str(), detail),
+    );
+    resp.headers_mut()
+        .insert(RETRY_AFTER, HeaderValue::from(retry_after));
+    resp
+}
+
+/// `503` `temporarily_unavailable`: the resource holds as many pending requests as it allows.
+pub(crate) fn pending_capacity_reached(retry_after: u64) -> Response {
+    let mut resp = problem(
+        StatusCode::SERVICE_UNAVAILABLE,
+        &ProblemDetails::new(
+            "temporarily_unavailable",
+            "the resource cannot take more pending requests right now",
+        ),
+    );
+    resp.headers_mut()
+        .insert(RETRY_AFTER, HeaderValue::from(retry_after));
+    resp
 }
 
 /// The store could not be reached: fail closed.

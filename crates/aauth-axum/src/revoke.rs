@@ -4,11 +4,10 @@ use aauth_store::{AgentTokenId, RevokeOutcome, StoreError};
 use aauth_wire::Thumbprint;
 use aauth_wire::access::SessionToken;
 use aauth_wire::polling::PollingErrorCode;
-use aauth_wire::problem::{PROBLEM_JSON, ProblemDetails};
 use axum::body::to_bytes;
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
-use http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use http::header::CACHE_CONTROL;
 use http::{HeaderValue, StatusCode};
 use serde::Deserialize;
 use tracing::Instrument as _;
@@ -123,12 +122,7 @@ struct RevocationRequest {
 }
 
 fn problem(status: StatusCode, code: &str, detail: &str) -> Response {
-    let mut resp = (status, ProblemDetails::new(code, detail).to_json_bytes()).into_response();
-    resp.headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
-    resp.headers_mut()
-        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    resp
+    crate::response::error(status, code, detail)
 }
 
 /// `POST {revocation_endpoint}`: a signed request with JSON `{"iss": …, "jti": …}`.
@@ -139,6 +133,9 @@ pub(crate) async fn revoke(State(resource): State<AAuthResource>, req: Request) 
         Ok(a) => a.agent,
         Err(resp) => return resp,
     };
+    if crate::layer::declared_length_exceeds(&parts.headers, MAX_BODY) {
+        return crate::response::payload_too_large();
+    }
     let Ok(bytes) = to_bytes(body, MAX_BODY).await else {
         return problem(
             StatusCode::BAD_REQUEST,

@@ -1,4 +1,6 @@
-//! `Content-Digest` (RFC 9530) with SHA-256, for signing request bodies (SIG-10, SIG-11).
+//! `Content-Digest` (RFC 9530) for signing request bodies (SIG-10, SIG-11): written with
+//! SHA-256; checked with SHA-256 and SHA-512, the two algorithms RFC 9530 registers as
+//! standard.
 //!
 //! Covering `content-digest` binds the body to the signature; the digest field itself must be
 //! checked against the received body, which [`verify_content_digest`] does.
@@ -32,14 +34,22 @@ pub enum DigestError {
     Missing,
     #[error("Content-Digest is not a structured-field dictionary")]
     Malformed,
-    #[error("Content-Digest has no sha-256 member")]
+    #[error("Content-Digest has no sha-256 or sha-512 member")]
     NoSupportedAlgorithm,
     #[error("Content-Digest does not match the body")]
     Mismatch,
 }
 
-/// Checks the `sha-256` member of `Content-Digest` against `body` (other algorithms are
-/// ignored; at least `sha-256` must be present). The comparison is constant-time.
+/// The algorithms checked, by their RFC 9530 registry key.
+const ALGORITHMS: [(&str, &ring::digest::Algorithm); 2] = [
+    ("sha-256", &ring::digest::SHA256),
+    ("sha-512", &ring::digest::SHA512),
+];
+
+/// Checks the `sha-256` and `sha-512` members of `Content-Digest` against `body`: at least one
+/// must be present, and every one present must match (a sender listing both vouches for both).
+/// Other algorithms (RFC 9530's deprecated ones, unknown keys) are ignored. The comparison is
+/// constant-time.
 pub fn verify_content_digest(headers: &HeaderMap, body: &[u8]) -> Result<(), DigestError> {
     let mut joined = String::new();
     for (i, v) in headers.get_all(CONTENT_DIGEST).iter().enumerate() {
@@ -54,23 +64,33 @@ pub fn verify_content_digest(headers: &HeaderMap, body: &[u8]) -> Result<(), Dig
     let dict: sfv::Dictionary = sfv::Parser::new(&joined)
         .parse()
         .map_err(|_| DigestError::Malformed)?;
-    let Some(sfv::ListEntry::Item(item)) = dict.get("sha-256") else {
-        return Err(DigestError::NoSupportedAlgorithm);
-    };
-    let sfv::BareItem::ByteSequence(expected) = &item.bare_item else {
-        return Err(DigestError::Malformed);
-    };
-    let actual = ring::digest::digest(&ring::digest::SHA256, body);
-    let eq = expected.len() == actual.as_ref().len()
-        && expected
-            .iter()
-            .zip(actual.as_ref())
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0;
-    if eq {
+    let mut checked = false;
+    for (key, alg) in ALGORITHMS {
+        let Some(entry) = dict.get(key) else {
+            continue;
+        };
+        let sfv::ListEntry::Item(item) = entry else {
+            return Err(DigestError::Malformed);
+        };
+        let sfv::BareItem::ByteSequence(expected) = &item.bare_item else {
+            return Err(DigestError::Malformed);
+        };
+        let actual = ring::digest::digest(alg, body);
+        let eq = expected.len() == actual.as_ref().len()
+            && expected
+                .iter()
+                .zip(actual.as_ref())
+                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                == 0;
+        if !eq {
+            return Err(DigestError::Mismatch);
+        }
+        checked = true;
+    }
+    if checked {
         Ok(())
     } else {
-        Err(DigestError::Mismatch)
+        Err(DigestError::NoSupportedAlgorithm)
     }
 }
 
@@ -97,12 +117,42 @@ mod tests {
             verify_content_digest(&HeaderMap::new(), body),
             Err(DigestError::Missing)
         );
-        h.insert(CONTENT_DIGEST, HeaderValue::from_static("sha-512=:AAAA:"));
+        h.insert(CONTENT_DIGEST, HeaderValue::from_static("md5=:AAAA:"));
         assert_eq!(
             verify_content_digest(&h, body),
             Err(DigestError::NoSupportedAlgorithm)
         );
         h.insert(CONTENT_DIGEST, HeaderValue::from_static("sha-256"));
         assert_eq!(verify_content_digest(&h, body), Err(DigestError::Malformed));
+    }
+
+    /// RFC 9530 §2's example body with its sha-512 digest (computed independently, e.g.
+    /// `printf '{"hello": "world"}' | openssl dgst -sha512 -binary | base64`).
+    const SHA512_OF_EXAMPLE: &str = "sha-512=:WZDPaVn/7XgHaAy8pmojAkGWoRx2UFChF41A2svX+TaPm+AbwAgBWnrIiYllu7BNNyealdVLvRwEmTHWXvJwew==:";
+
+    #[test]
+    fn sig_11_sha_512_alone_or_beside_sha_256_is_checked() {
+        let body = br#"{"hello": "world"}"#;
+        let mut h = HeaderMap::new();
+        h.insert(CONTENT_DIGEST, HeaderValue::from_static(SHA512_OF_EXAMPLE));
+        assert_eq!(verify_content_digest(&h, body), Ok(()));
+        assert_eq!(
+            verify_content_digest(&h, b"{\"hello\": \"there\"}"),
+            Err(DigestError::Mismatch)
+        );
+        // Both members: both must match; a wrong one of the two is a mismatch.
+        let both =
+            format!("sha-256=:X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=:, {SHA512_OF_EXAMPLE}");
+        h.insert(CONTENT_DIGEST, HeaderValue::from_str(&both).unwrap());
+        assert_eq!(verify_content_digest(&h, body), Ok(()));
+        let wrong_512 = "sha-256=:X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=:, sha-512=:AAAA:";
+        h.insert(CONTENT_DIGEST, HeaderValue::from_static(wrong_512));
+        assert_eq!(verify_content_digest(&h, body), Err(DigestError::Mismatch));
+        // Deprecated or unknown algorithms beside a good one are ignored.
+        h.insert(
+            CONTENT_DIGEST,
+            HeaderValue::from_str(&format!("md5=:AAAA:, {SHA512_OF_EXAMPLE}")).unwrap(),
+        );
+        assert_eq!(verify_content_digest(&h, body), Ok(()));
     }
 }

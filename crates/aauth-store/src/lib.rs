@@ -21,7 +21,10 @@ pub mod revocation;
 pub mod session;
 
 pub use error::StoreError;
-pub use pending::{Approval, PendingId, PendingRecord, PendingState, PendingStore};
+pub use pending::{
+    Approval, InsertOutcome, PendingId, PendingLimits, PendingOwner, PendingRecord, PendingState,
+    PendingStore,
+};
 pub use random::{random_bytes, random_id};
 pub use replay::{MemoryReplayStore, ReplayStore};
 pub use revocation::{AgentTokenId, RevocationStore, RevokeOutcome};

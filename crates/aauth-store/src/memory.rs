@@ -1,8 +1,8 @@
 //! The in-memory default backend, on `dashmap`. State lives in one process: use a shared backend
 //! when a resource runs on several instances.
-use std::collections::HashSet;
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aauth_wire::Thumbprint;
@@ -11,7 +11,9 @@ use async_trait::async_trait;
 use dashmap::DashMap;
 use tokio::sync::Notify;
 
-use crate::pending::{PendingId, PendingRecord, PendingStore};
+use crate::pending::{
+    InsertOutcome, PendingId, PendingLimits, PendingOwner, PendingRecord, PendingStore,
+};
 use crate::revocation::{AgentTokenId, RevocationStore, RevokeOutcome};
 use crate::session::{SessionGrant, SessionTokenStore, TokenHash, generate_token};
 use crate::{StoreError, UnixTime};
@@ -276,6 +278,73 @@ struct Slot {
     changed: Arc<Notify>,
 }
 
+/// What [`PendingLimits`] count: open records per owner and live records overall, each with
+/// the end of its lifetime so that counting can drop what has run out.
+#[derive(Default)]
+struct LimitIndex {
+    /// Owner → (pending id → `expires_at`) of the owner's open records.
+    open: HashMap<PendingOwner, HashMap<PendingId, UnixTime>>,
+    /// `expires_at` → how many records (any state) end then.
+    live: BTreeMap<UnixTime, u64>,
+    live_total: u64,
+}
+
+impl LimitIndex {
+    /// Forgets what ended at or before `now`; returns how many open records the owner has and
+    /// when the first of them ends.
+    fn prune(&mut self, owner: &PendingOwner, now: UnixTime) -> (usize, Option<UnixTime>) {
+        while let Some((&at, &n)) = self.live.first_key_value()
+            && at <= now
+        {
+            self.live.pop_first();
+            self.live_total = self.live_total.saturating_sub(n);
+        }
+        let emptied = match self.open.get_mut(owner) {
+            Some(ids) => {
+                ids.retain(|_, at| *at > now);
+                ids.is_empty()
+            }
+            None => false,
+        };
+        if emptied {
+            self.open.remove(owner);
+        }
+        self.open
+            .get(owner)
+            .map_or((0, None), |ids| (ids.len(), ids.values().min().copied()))
+    }
+
+    fn add(&mut self, record: &PendingRecord) {
+        if record.state.is_open() {
+            self.open
+                .entry(record.owner())
+                .or_default()
+                .insert(record.id.clone(), record.expires_at);
+        }
+        *self.live.entry(record.expires_at).or_default() += 1;
+        self.live_total += 1;
+    }
+
+    /// The record no longer counts against its owner (it left the open states).
+    fn close(&mut self, record: &PendingRecord) {
+        let owner = record.owner();
+        if let Some(ids) = self.open.get_mut(&owner) {
+            ids.remove(&record.id);
+            if ids.is_empty() {
+                self.open.remove(&owner);
+            }
+        }
+    }
+
+    /// Drops every owner entry that ended at or before `now`.
+    fn sweep(&mut self, now: UnixTime) {
+        self.open.retain(|_, ids| {
+            ids.retain(|_, at| *at > now);
+            !ids.is_empty()
+        });
+    }
+}
+
 /// Pending requests in memory.
 pub struct MemoryPendingStore {
     by_id: DashMap<PendingId, Slot>,
@@ -284,6 +353,8 @@ pub struct MemoryPendingStore {
     /// Records are kept this long after they expire so a late poll still gets 408/410.
     linger: u64,
     inserts: AtomicU64,
+    /// Never held together with a `by_id` entry guard.
+    limits: Mutex<LimitIndex>,
 }
 
 impl Default for MemoryPendingStore {
@@ -304,7 +375,65 @@ impl MemoryPendingStore {
             capacity,
             linger: 3600,
             inserts: AtomicU64::new(0),
+            limits: Mutex::new(LimitIndex::default()),
         }
+    }
+
+    fn limit_index(&self) -> std::sync::MutexGuard<'_, LimitIndex> {
+        // The index holds plain counters; a panic elsewhere cannot leave it half-written in a
+        // way that matters more than a miscount, so a poisoned lock is taken over.
+        self.limits.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Stores `record` after the limit check (`None`: no check, no pruning).
+    fn insert_checked(
+        &self,
+        mut record: PendingRecord,
+        check: Option<(PendingLimits, UnixTime)>,
+    ) -> Result<InsertOutcome, StoreError> {
+        let n = self.inserts.fetch_add(1, Ordering::Relaxed);
+        if n % SWEEP_EVERY == SWEEP_EVERY - 1 || self.by_id.len() >= self.capacity {
+            self.sweep(now_unix());
+            if let Some((_, now)) = check {
+                self.limit_index().sweep(now);
+            }
+        }
+        if self.by_id.len() >= self.capacity {
+            return Err(StoreError::Unavailable("pending store is full".into()));
+        }
+        record.version = 0;
+        {
+            let mut index = self.limit_index();
+            if let Some((limits, now)) = check {
+                let owner = record.owner();
+                let (open, first_end) = index.prune(&owner, now);
+                if let Some(max) = limits.per_agent
+                    && open >= max as usize
+                {
+                    let until = first_end.unwrap_or(now);
+                    return Ok(InsertOutcome::AgentLimit { until });
+                }
+                if let Some(max) = limits.total
+                    && index.live_total >= max
+                {
+                    let until = index.live.keys().next().copied().unwrap_or(now);
+                    return Ok(InsertOutcome::TotalLimit { until });
+                }
+            }
+            // Reserved before the record becomes visible; nobody knows its id yet, so no
+            // transition can race with this.
+            index.add(&record);
+        }
+        self.by_interaction
+            .insert(record.interaction_id.clone(), record.id.clone());
+        self.by_id.insert(
+            record.id.clone(),
+            Slot {
+                record,
+                changed: Arc::new(Notify::new()),
+            },
+        );
+        Ok(InsertOutcome::Inserted)
     }
 
     pub fn len(&self) -> usize {
@@ -326,26 +455,17 @@ impl MemoryPendingStore {
 
 #[async_trait]
 impl PendingStore for MemoryPendingStore {
-    async fn insert(&self, mut record: PendingRecord) -> Result<(), StoreError> {
-        if self.inserts.fetch_add(1, Ordering::Relaxed) % SWEEP_EVERY == SWEEP_EVERY - 1
-            || self.by_id.len() >= self.capacity
-        {
-            self.sweep(now_unix());
-        }
-        if self.by_id.len() >= self.capacity {
-            return Err(StoreError::Unavailable("pending store is full".into()));
-        }
-        record.version = 0;
-        self.by_interaction
-            .insert(record.interaction_id.clone(), record.id.clone());
-        self.by_id.insert(
-            record.id.clone(),
-            Slot {
-                record,
-                changed: Arc::new(Notify::new()),
-            },
-        );
-        Ok(())
+    async fn insert(&self, record: PendingRecord) -> Result<(), StoreError> {
+        self.insert_checked(record, None).map(|_| ())
+    }
+
+    async fn insert_limited(
+        &self,
+        record: PendingRecord,
+        limits: PendingLimits,
+        now: UnixTime,
+    ) -> Result<InsertOutcome, StoreError> {
+        self.insert_checked(record, Some((limits, now)))
     }
 
     async fn get(&self, id: &PendingId) -> Result<Option<PendingRecord>, StoreError> {
@@ -366,13 +486,18 @@ impl PendingStore for MemoryPendingStore {
         &self,
         mut record: PendingRecord,
     ) -> Result<PendingRecord, StoreError> {
-        let mut slot = self.by_id.get_mut(&record.id).ok_or(StoreError::NotFound)?;
-        if slot.record.version != record.version {
-            return Err(StoreError::Conflict);
+        {
+            let mut slot = self.by_id.get_mut(&record.id).ok_or(StoreError::NotFound)?;
+            if slot.record.version != record.version {
+                return Err(StoreError::Conflict);
+            }
+            record.version += 1;
+            slot.record = record.clone();
+            slot.changed.notify_waiters();
         }
-        record.version += 1;
-        slot.record = record.clone();
-        slot.changed.notify_waiters();
+        if !record.state.is_open() {
+            self.limit_index().close(&record);
+        }
         Ok(record)
     }
 

@@ -140,11 +140,81 @@ pub struct PendingRecord {
     pub version: u64,
 }
 
+impl PendingRecord {
+    /// Who the per-agent limit on open pending requests counts against: the agent identifier
+    /// when the agent signed with an agent token (`jwt`), else the key thumbprint.
+    pub fn owner(&self) -> PendingOwner {
+        match &self.agent_id {
+            Some(id) => PendingOwner(format!("agent:{id}")),
+            None => PendingOwner(format!("jkt:{}", self.key_thumbprint.as_str())),
+        }
+    }
+
+    /// Counted by [`PendingLimits::per_agent`]: open (the person can still act) and not yet
+    /// past its lifetime.
+    pub fn counts_as_open(&self, now: UnixTime) -> bool {
+        self.state.is_open() && now < self.expires_at
+    }
+}
+
+/// The key a per-agent limit counts against (see [`PendingRecord::owner`]).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct PendingOwner(String);
+
+impl PendingOwner {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Bounds [`PendingStore::insert_limited`] enforces; `None` = no bound.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PendingLimits {
+    /// Open pending requests (state `Pending` or `Interacting`, lifetime not over) one agent
+    /// (see [`PendingRecord::owner`]) may have at once.
+    pub per_agent: Option<u32>,
+    /// Records within their lifetime, in any state, across all agents: the bound on what the
+    /// store holds (terminal records count too, so withdrawing and re-creating cannot get
+    /// around it).
+    pub total: Option<u64>,
+}
+
+/// What [`PendingStore::insert_limited`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum InsertOutcome {
+    /// The record is stored (version 0).
+    Inserted,
+    /// Not stored: the agent already has `per_agent` open pending requests. `until` is when the
+    /// first of them reaches the end of its lifetime (a slot frees earlier when one ends).
+    AgentLimit { until: UnixTime },
+    /// Not stored: the store already holds `total` records within their lifetime. `until` is
+    /// when the first of them reaches the end of its lifetime.
+    TotalLimit { until: UnixTime },
+}
+
 /// Storage for pending requests.
 #[async_trait]
 pub trait PendingStore: Send + Sync + 'static {
     /// Stores a new record (version 0).
     async fn insert(&self, record: PendingRecord) -> Result<(), StoreError>;
+
+    /// Stores a new record (version 0) unless that would exceed `limits` at time `now`; the
+    /// check and the insert are one atomic step, also across instances sharing a backend, so
+    /// concurrent requests cannot overshoot a limit. Existing records are never touched.
+    ///
+    /// Both built-in backends enforce the limits. The default implementation, for stores
+    /// written before limits existed (e.g. wrappers), ignores them and calls
+    /// [`insert`](Self::insert).
+    async fn insert_limited(
+        &self,
+        record: PendingRecord,
+        limits: PendingLimits,
+        now: UnixTime,
+    ) -> Result<InsertOutcome, StoreError> {
+        let _ = (limits, now);
+        self.insert(record).await.map(|()| InsertOutcome::Inserted)
+    }
 
     async fn get(&self, id: &PendingId) -> Result<Option<PendingRecord>, StoreError>;
 

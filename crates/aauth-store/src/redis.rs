@@ -29,7 +29,10 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 
-use crate::pending::{Approval, PendingId, PendingRecord, PendingState, PendingStore};
+use crate::pending::{
+    Approval, InsertOutcome, PendingId, PendingLimits, PendingOwner, PendingRecord, PendingState,
+    PendingStore,
+};
 use crate::replay::ReplayStore;
 use crate::revocation::{AgentTokenId, RevocationStore, RevokeOutcome};
 use crate::session::{SessionBinding, SessionGrant, SessionTokenStore, TokenHash, generate_token};
@@ -198,6 +201,17 @@ impl Keys {
     }
     fn interaction(&self, interaction_id: &str) -> String {
         format!("{}pending-by-interaction:{interaction_id}", self.prefix)
+    }
+    fn pending_open(&self, owner: &PendingOwner) -> String {
+        // Hashed: an agent identifier comes from a token and may be long or odd.
+        format!(
+            "{}pending-open:{}",
+            self.prefix,
+            sha256_hex(owner.as_str().as_bytes())
+        )
+    }
+    fn pending_live(&self) -> String {
+        format!("{}pending-live", self.prefix)
     }
     fn changes(&self) -> String {
         format!("{}pending-changed", self.prefix)
@@ -758,8 +772,44 @@ impl ReplayStore for RedisReplayStore {
 // ---------------------------------------------------------------------------------------------
 // Pending requests
 
-/// `KEYS[1]` record, `KEYS[2]` interaction index; `ARGV[1]` expected version, `ARGV[2]` new
-/// version, `ARGV[3]` record, `ARGV[4]` TTL, `ARGV[5]` channel, `ARGV[6]` pending id.
+/// `KEYS[1]` record, `KEYS[2]` interaction index, `KEYS[3]` the owner's open set, `KEYS[4]`
+/// the live set; `ARGV[1]` record, `ARGV[2]` TTL, `ARGV[3]` pending id, `ARGV[4]` expires_at,
+/// `ARGV[5]` 1 when the record is open, `ARGV[6]` now (empty: no limit check), `ARGV[7]`
+/// per-agent limit, `ARGV[8]` total limit (0 = none).
+/// `{0}` = stored; `{1, until}` / `{2, until}` = refused by the per-agent / total limit.
+const INSERT: &str = r"
+if ARGV[6] ~= '' then
+  redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', ARGV[6])
+  redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', ARGV[6])
+  local per = tonumber(ARGV[7])
+  if per > 0 and redis.call('ZCARD', KEYS[3]) >= per then
+    local first = redis.call('ZRANGE', KEYS[3], 0, 0, 'WITHSCORES')
+    return {1, tonumber(first[2])}
+  end
+  local total = tonumber(ARGV[8])
+  if total > 0 and redis.call('ZCARD', KEYS[4]) >= total then
+    local first = redis.call('ZRANGE', KEYS[4], 0, 0, 'WITHSCORES')
+    return {2, tonumber(first[2])}
+  end
+end
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], 'v', '0', 'r', ARGV[1])
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+redis.call('SET', KEYS[2], ARGV[3], 'EX', ARGV[2])
+local ttl = tonumber(ARGV[2])
+if ARGV[5] == '1' then
+  redis.call('ZADD', KEYS[3], ARGV[4], ARGV[3])
+  if redis.call('TTL', KEYS[3]) < ttl then redis.call('EXPIRE', KEYS[3], ttl) end
+end
+redis.call('ZADD', KEYS[4], ARGV[4], ARGV[3])
+if redis.call('TTL', KEYS[4]) < ttl then redis.call('EXPIRE', KEYS[4], ttl) end
+return {0}
+";
+static INSERT_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(INSERT));
+
+/// `KEYS[1]` record, `KEYS[2]` interaction index, `KEYS[3]` the owner's open set; `ARGV[1]`
+/// expected version, `ARGV[2]` new version, `ARGV[3]` record, `ARGV[4]` TTL, `ARGV[5]` channel,
+/// `ARGV[6]` pending id, `ARGV[7]` 1 when the record has left the open states.
 /// 1 = stored, 0 = no such record, -1 = version moved on.
 const COMPARE_AND_SWAP: &str = r"
 local v = redis.call('HGET', KEYS[1], 'v')
@@ -768,6 +818,7 @@ if v ~= ARGV[1] then return -1 end
 redis.call('HSET', KEYS[1], 'v', ARGV[2], 'r', ARGV[3])
 redis.call('EXPIRE', KEYS[1], ARGV[4])
 redis.call('SET', KEYS[2], ARGV[6], 'EX', ARGV[4])
+if ARGV[7] == '1' then redis.call('ZREM', KEYS[3], ARGV[6]) end
 redis.call('PUBLISH', ARGV[5], ARGV[6])
 return 1
 ";
@@ -939,33 +990,64 @@ impl RedisPendingStore {
     }
 }
 
-#[async_trait]
-impl PendingStore for RedisPendingStore {
-    async fn insert(&self, mut record: PendingRecord) -> Result<(), StoreError> {
+impl RedisPendingStore {
+    /// One script: the limit check (when asked), the record, its interaction index and the two
+    /// counting sets (docs/operations.md).
+    async fn insert_checked(
+        &self,
+        mut record: PendingRecord,
+        check: Option<(PendingLimits, UnixTime)>,
+    ) -> Result<InsertOutcome, StoreError> {
         record.version = 0;
         let keys = self.backend.keys();
-        let key = keys.pending(record.id.as_str());
         let ttl = self.ttl(&record);
-        let json = encode_pending(&record)?;
+        let (now, per_agent, total) = match check {
+            Some((l, now)) => (
+                now.to_string(),
+                l.per_agent.map_or(0, u64::from),
+                l.total.unwrap_or(0),
+            ),
+            None => (String::new(), 0, 0),
+        };
         let mut conn = self.backend.conn();
-        let () = ::redis::pipe()
-            .atomic()
-            .del(&key)
-            .ignore()
-            .hset_multiple(&key, &[("v", "0"), ("r", json.as_str())])
-            .ignore()
-            .expire(&key, ttl as i64)
-            .ignore()
-            .set_ex(
-                keys.interaction(&record.interaction_id),
-                record.id.as_str(),
-                ttl,
-            )
-            .ignore()
-            .query_async(&mut conn)
+        let outcome: Vec<u64> = INSERT_SCRIPT
+            .key(keys.pending(record.id.as_str()))
+            .key(keys.interaction(&record.interaction_id))
+            .key(keys.pending_open(&record.owner()))
+            .key(keys.pending_live())
+            .arg(encode_pending(&record)?)
+            .arg(ttl)
+            .arg(record.id.as_str())
+            .arg(record.expires_at)
+            .arg(u8::from(record.state.is_open()))
+            .arg(now)
+            .arg(per_agent)
+            .arg(total)
+            .invoke_async(&mut conn)
             .await
             .map_err(unavailable)?;
-        Ok(())
+        match outcome.as_slice() {
+            [0] => Ok(InsertOutcome::Inserted),
+            [1, until] => Ok(InsertOutcome::AgentLimit { until: *until }),
+            [2, until] => Ok(InsertOutcome::TotalLimit { until: *until }),
+            _ => Err(StoreError::Corrupt),
+        }
+    }
+}
+
+#[async_trait]
+impl PendingStore for RedisPendingStore {
+    async fn insert(&self, record: PendingRecord) -> Result<(), StoreError> {
+        self.insert_checked(record, None).await.map(|_| ())
+    }
+
+    async fn insert_limited(
+        &self,
+        record: PendingRecord,
+        limits: PendingLimits,
+        now: UnixTime,
+    ) -> Result<InsertOutcome, StoreError> {
+        self.insert_checked(record, Some((limits, now))).await
     }
 
     async fn get(&self, id: &PendingId) -> Result<Option<PendingRecord>, StoreError> {
@@ -1012,12 +1094,14 @@ impl PendingStore for RedisPendingStore {
         let outcome: i64 = COMPARE_AND_SWAP_SCRIPT
             .key(keys.pending(record.id.as_str()))
             .key(keys.interaction(&record.interaction_id))
+            .key(keys.pending_open(&record.owner()))
             .arg(expected)
             .arg(record.version)
             .arg(encode_pending(&record)?)
             .arg(self.ttl(&record))
             .arg(keys.changes())
             .arg(record.id.as_str())
+            .arg(u8::from(!record.state.is_open()))
             .invoke_async(&mut conn)
             .await
             .map_err(unavailable)?;

@@ -156,7 +156,13 @@ async fn sess_15_redis_keeps_only_token_hashes_and_every_key_has_a_ttl() {
         keys.iter()
             .any(|k| k.starts_with(&format!("{prefix}agent-token:")))
     );
-    assert_eq!(keys.len(), 7, "{keys:?}");
+    // The sets the pending-request limits count with: the key's open requests, all live ones.
+    assert!(
+        keys.iter()
+            .any(|k| k.starts_with(&format!("{prefix}pending-open:")))
+    );
+    assert!(keys.contains(&format!("{prefix}pending-live")), "{keys:?}");
+    assert_eq!(keys.len(), 9, "{keys:?}");
     for key in &keys {
         assert!(!key.contains(token.expose()), "token text in a key name");
         let dump: Vec<u8> = redis::cmd("DUMP")

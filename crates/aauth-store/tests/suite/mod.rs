@@ -14,8 +14,9 @@ use std::time::{Duration, Instant};
 
 use aauth_store::pending::update;
 use aauth_store::{
-    AgentTokenId, Approval, PendingId, PendingRecord, PendingState, PendingStore, ReplayStore,
-    RevocationStore, RevokeOutcome, SessionBinding, SessionGrant, SessionTokenStore, StoreError,
+    AgentTokenId, Approval, InsertOutcome, PendingId, PendingLimits, PendingRecord, PendingState,
+    PendingStore, ReplayStore, RevocationStore, RevokeOutcome, SessionBinding, SessionGrant,
+    SessionTokenStore, StoreError,
 };
 use aauth_wire::Thumbprint;
 use aauth_wire::interaction_code::InteractionCode;
@@ -646,6 +647,232 @@ pub async fn sig_19_a_signature_is_accepted_once_per_window_on_every_instance(f:
     assert_eq!([x.unwrap(), y.unwrap()].iter().filter(|w| **w).count(), 1);
 }
 
+fn owned_by(t: u64, jkt: &str, agent: Option<&str>, expires_in: u64) -> PendingRecord {
+    let mut r = record(t);
+    r.key_thumbprint = Thumbprint::from_encoded(jkt);
+    r.agent_id = agent.map(str::to_owned);
+    r.expires_at = t + expires_in;
+    r
+}
+
+/// The per-agent limit counts open records (Pending, Interacting) within their lifetime, per
+/// key thumbprint or agent id, on every instance; a refused insert stores nothing and leaves
+/// the agent's other records alone; a record that ends (lifetime over, or a terminal state)
+/// frees its slot. Records stored with plain `insert` count too.
+pub async fn pending_limits_cap_open_requests_per_agent(f: Fixture) {
+    let t = t0();
+    let two = PendingLimits {
+        per_agent: Some(2),
+        total: None,
+    };
+    let r1 = owned_by(t, "k1", None, 300);
+    let r2 = owned_by(t, "k1", None, 600);
+    assert_eq!(
+        f.a.pending
+            .insert_limited(r1.clone(), two, t)
+            .await
+            .unwrap(),
+        InsertOutcome::Inserted
+    );
+    assert_eq!(
+        f.b.pending
+            .insert_limited(r2.clone(), two, t)
+            .await
+            .unwrap(),
+        InsertOutcome::Inserted
+    );
+    // Another key, and the same key under an agent id, have their own budgets.
+    let other = owned_by(t, "k2", None, 600);
+    let agent = owned_by(t, "k1", Some("aauth:agent@example"), 600);
+    for r in [other, agent] {
+        assert_eq!(
+            f.a.pending.insert_limited(r, two, t).await.unwrap(),
+            InsertOutcome::Inserted
+        );
+    }
+    // The third for k1 (on either instance) is refused; the first slot frees at r1's end.
+    let r3 = owned_by(t, "k1", None, 600);
+    for store in [&f.a.pending, &f.b.pending] {
+        assert_eq!(
+            store.insert_limited(r3.clone(), two, t + 10).await.unwrap(),
+            InsertOutcome::AgentLimit { until: t + 300 }
+        );
+    }
+    assert!(
+        f.a.pending.get(&r3.id).await.unwrap().is_none(),
+        "refused but stored"
+    );
+    assert!(
+        f.b.pending
+            .get_by_interaction(&r3.interaction_id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    for r in [&r1, &r2] {
+        let kept =
+            f.b.pending
+                .get(&r.id)
+                .await
+                .unwrap()
+                .expect("existing record lost");
+        assert_eq!(kept.state, PendingState::Pending);
+        assert_eq!(kept.version, 0);
+    }
+    // r1's lifetime is over at t + 300: it no longer counts.
+    assert_eq!(
+        f.b.pending
+            .insert_limited(r3.clone(), two, t + 300)
+            .await
+            .unwrap(),
+        InsertOutcome::Inserted
+    );
+    let r4 = owned_by(t, "k1", None, 600);
+    assert!(matches!(
+        f.a.pending
+            .insert_limited(r4.clone(), two, t + 300)
+            .await
+            .unwrap(),
+        InsertOutcome::AgentLimit { .. }
+    ));
+    // Interacting still counts; a terminal state frees the slot.
+    let (_, ()) = update(f.a.pending.as_ref(), &r2.id, |r| {
+        r.state = PendingState::Interacting;
+        (true, ())
+    })
+    .await
+    .unwrap();
+    assert!(matches!(
+        f.b.pending
+            .insert_limited(r4.clone(), two, t + 300)
+            .await
+            .unwrap(),
+        InsertOutcome::AgentLimit { .. }
+    ));
+    let (_, ()) = update(f.b.pending.as_ref(), &r2.id, |r| {
+        r.state = PendingState::Cancelled;
+        (true, ())
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        f.a.pending
+            .insert_limited(r4.clone(), two, t + 300)
+            .await
+            .unwrap(),
+        InsertOutcome::Inserted
+    );
+    // No limit: always stored.
+    let r5 = owned_by(t, "k1", None, 600);
+    assert_eq!(
+        f.a.pending
+            .insert_limited(r5, PendingLimits::default(), t + 300)
+            .await
+            .unwrap(),
+        InsertOutcome::Inserted
+    );
+    // A record stored with plain `insert` counts against its owner.
+    f.b.pending
+        .insert(owned_by(t, "k9", None, 600))
+        .await
+        .unwrap();
+    let one = PendingLimits {
+        per_agent: Some(1),
+        total: None,
+    };
+    assert!(matches!(
+        f.a.pending
+            .insert_limited(owned_by(t, "k9", None, 600), one, t + 1)
+            .await
+            .unwrap(),
+        InsertOutcome::AgentLimit { .. }
+    ));
+}
+
+/// The total limit counts every record within its lifetime, in any state (withdrawing and
+/// re-creating cannot get around it), across instances.
+pub async fn pending_limits_cap_live_records_in_total(f: Fixture) {
+    let t = t0();
+    let total = |n| PendingLimits {
+        per_agent: None,
+        total: Some(n),
+    };
+    let first = owned_by(t, "a1", None, 100);
+    f.a.pending
+        .insert_limited(first.clone(), total(3), t)
+        .await
+        .unwrap();
+    let second = owned_by(t, "a2", None, 600);
+    f.b.pending
+        .insert_limited(second.clone(), total(3), t)
+        .await
+        .unwrap();
+    // A cancelled record still counts.
+    let (_, ()) = update(f.a.pending.as_ref(), &second.id, |r| {
+        r.state = PendingState::Cancelled;
+        (true, ())
+    })
+    .await
+    .unwrap();
+    f.a.pending
+        .insert_limited(owned_by(t, "a3", None, 600), total(3), t)
+        .await
+        .unwrap();
+    let refused = owned_by(t, "a4", None, 600);
+    for store in [&f.a.pending, &f.b.pending] {
+        assert_eq!(
+            store
+                .insert_limited(refused.clone(), total(3), t + 1)
+                .await
+                .unwrap(),
+            InsertOutcome::TotalLimit { until: t + 100 }
+        );
+    }
+    assert!(f.b.pending.get(&refused.id).await.unwrap().is_none());
+    assert!(f.b.pending.get(&first.id).await.unwrap().is_some());
+    // Once the first record's lifetime is over there is room again.
+    assert_eq!(
+        f.b.pending
+            .insert_limited(refused.clone(), total(3), t + 100)
+            .await
+            .unwrap(),
+        InsertOutcome::Inserted
+    );
+}
+
+/// The limit check and the insert are one step: of many concurrent inserts for one agent on
+/// both instances, exactly the limit's worth are stored.
+pub async fn pending_limits_hold_under_concurrent_inserts(f: Fixture) {
+    let t = t0();
+    let limits = PendingLimits {
+        per_agent: Some(5),
+        total: None,
+    };
+    let mut tasks = Vec::new();
+    for i in 0..24 {
+        let store = if i % 2 == 0 {
+            f.a.pending.clone()
+        } else {
+            f.b.pending.clone()
+        };
+        tasks.push(tokio::spawn(async move {
+            store
+                .insert_limited(owned_by(t, "busy", None, 600), limits, t)
+                .await
+                .unwrap()
+        }));
+    }
+    let mut stored = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            InsertOutcome::Inserted => stored += 1,
+            InsertOutcome::AgentLimit { until } => assert_eq!(until, t + 600),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(stored, 5);
+}
+
 /// Generates one `#[tokio::test]` per behaviour; `$fixture` is an async expression giving
 /// `Option<Fixture>` (`None` = backend not configured: the test reports itself skipped).
 macro_rules! store_suite {
@@ -667,6 +894,9 @@ macro_rules! store_suite {
             rm_13_a_terminal_result_is_delivered_once,
             poll_06_wait_for_change_wakes_on_update_on_another_instance,
             sig_19_a_signature_is_accepted_once_per_window_on_every_instance,
+            pending_limits_cap_open_requests_per_agent,
+            pending_limits_cap_live_records_in_total,
+            pending_limits_hold_under_concurrent_inserts,
         );
     };
     (@tests $fixture:expr; $($name:ident),* $(,)?) => {
