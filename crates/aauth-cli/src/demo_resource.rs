@@ -156,10 +156,10 @@ pub async fn spawn_with(
     let url = public_url.unwrap_or_else(|| format!("http://{local}"));
     let resource = resource_with(&url, &opts).map_err(|e| std::io::Error::other(e.to_string()))?;
     let router = app(&resource);
-    let handle = tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, router).await {
-            tracing::error!(error = %e, "server stopped");
-        }
-    });
+    let handle = tokio::spawn(crate::serve_http::serve(
+        listener,
+        router,
+        crate::serve_http::HttpLimits::default(),
+    ));
     Ok((local, resource, handle))
 }

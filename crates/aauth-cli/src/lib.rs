@@ -6,6 +6,7 @@ pub mod admin;
 pub mod demo_resource;
 pub mod keyfile;
 pub mod person;
+pub mod serve_http;
 pub mod verify;
 
 /// reqwest runs on rustls with ring as its only provider.
