@@ -16,6 +16,7 @@ use url::Url;
 use crate::clock::{Clock, SystemClock};
 use crate::flow::{self, Backoff, InteractionPrompt, PollStep, Step};
 use crate::metadata::{self, ResourceMetadata};
+use crate::origin_keys::PerOriginSigner;
 use crate::session::{MemorySessionCache, SessionCache};
 use crate::signer::RequestSigner;
 use crate::{AAuthError, ProtocolEvent};
@@ -105,6 +106,8 @@ impl InteractionOptions {
 /// The shared state behind [`AAuthClient`] and [`crate::AAuthMiddleware`].
 pub(crate) struct Core {
     signer: Arc<dyn RequestSigner>,
+    /// The signer's own thumbprint (with per-origin keys, the master's). Session tokens are
+    /// keyed by `signer.thumbprint_for(origin)`, the key that origin sees.
     thumbprint: Thumbprint,
     interaction: Option<InteractionOptions>,
     sessions: Arc<dyn SessionCache>,
@@ -152,6 +155,7 @@ pub struct AAuthClientBuilder {
     extra_components: Vec<String>,
     events: Option<EventHook>,
     max_replay_body: usize,
+    per_origin_keys: bool,
 }
 
 static RUSTLS_PROVIDER: Once = Once::new();
@@ -177,11 +181,17 @@ impl AAuthClientBuilder {
             extra_components: Vec::new(),
             events: None,
             max_replay_body: DEFAULT_MAX_REPLAY_BODY,
+            per_origin_keys: true,
         }
     }
 
     /// Sign with an `hwk` Signature-Key: the public key inline, the agent pseudonymous (the
     /// seed's `UseHwk`, AMB-01). The default for a key given to [`AAuthClient::builder`].
+    ///
+    /// Each resource origin sees a key of its own derived from the builder's key (SK-25,
+    /// [`crate::PerOriginSigner`]): the same key on every request to that origin, a different
+    /// one at every other origin. Opt out with
+    /// [`AAuthClientBuilder::one_key_for_all_origins`].
     pub fn use_hwk(self) -> Self {
         match self.key {
             KeyChoice::AgentToken(k, _) => AAuthClientBuilder {
@@ -276,6 +286,23 @@ impl AAuthClientBuilder {
         self
     }
 
+    /// `hwk` only: with `true` (the default) every resource origin sees its own key, derived
+    /// from the builder's key (SK-25 / SK8 §8.1: a pseudonymous client uses a distinct key per
+    /// server, so servers cannot correlate it). With `false` every origin sees the builder's
+    /// key itself, as the seed's agent did. Ignored for `jwt` (an agent token names the agent
+    /// anyway) and for [`AAuthClient::with_signer`].
+    pub fn per_origin_keys(mut self, on: bool) -> Self {
+        self.per_origin_keys = on;
+        self
+    }
+
+    /// Show every resource the builder's key itself (the same thumbprint everywhere), for an
+    /// agent that deliberately wants one identity across resources, e.g. one a resource
+    /// operator registered by thumbprint. Same as `per_origin_keys(false)`.
+    pub fn one_key_for_all_origins(self) -> Self {
+        self.per_origin_keys(false)
+    }
+
     pub fn build(self) -> Result<AAuthClient, AAuthError> {
         let http = match self.http {
             Some(c) => c,
@@ -288,6 +315,7 @@ impl AAuthClientBuilder {
             }
         };
         let signer: Arc<dyn RequestSigner> = match self.key {
+            KeyChoice::Key(k) if self.per_origin_keys => Arc::new(PerOriginSigner::new(k)),
             KeyChoice::Key(k) => Arc::new(Signer::hwk(k)),
             KeyChoice::AgentToken(k, t) => Arc::new(Signer::jwt(k, &t)),
             KeyChoice::Signer(s) => s,
@@ -365,12 +393,14 @@ impl Core {
     }
 
     fn token(&self, origin: &str) -> Option<SessionToken> {
-        self.sessions.get(origin, &self.thumbprint)
+        self.sessions
+            .get(origin, &self.signer.thumbprint_for(origin))
     }
 
     fn forget(&self, origin: &str) {
         if self.token(origin).is_some() {
-            self.sessions.remove(origin, &self.thumbprint);
+            self.sessions
+                .remove(origin, &self.signer.thumbprint_for(origin));
             self.emit(ProtocolEvent::SessionDropped {
                 origin: origin.to_owned(),
             });
@@ -379,7 +409,8 @@ impl Core {
 
     fn store_token(&self, origin: &str, token: SessionToken) {
         let rotated = self.token(origin).is_some_and(|old| old != token);
-        self.sessions.put(origin, &self.thumbprint, token);
+        self.sessions
+            .put(origin, &self.signer.thumbprint_for(origin), token);
         self.emit(ProtocolEvent::SessionStored {
             origin: origin.to_owned(),
             rotated,
@@ -911,13 +942,27 @@ impl AAuthClient {
         }
     }
 
-    /// The thumbprint of the signing key: this agent's pseudonymous identity.
+    /// The thumbprint of the key given to the builder (or of the signer). With per-origin
+    /// `hwk` keys, the default (SK-25), no resource sees it: use
+    /// [`AAuthClient::thumbprint_for`] for the identity a given resource sees. With
+    /// [`AAuthClientBuilder::one_key_for_all_origins`], `jwt`, or a single-key signer, every
+    /// resource sees this one.
     pub fn thumbprint(&self) -> Thumbprint {
         self.core.thumbprint.clone()
     }
 
-    /// The session token held for `origin` (e.g. `https://resource.example`) under this
-    /// client's key, if any.
+    /// The thumbprint the resource at `origin` sees (and the key its session token is bound
+    /// to). `origin` may be a URL (`https://r.example/data`) or `scheme://host[:port]`.
+    pub fn thumbprint_for(&self, origin: &str) -> Thumbprint {
+        let origin = match Url::parse(origin) {
+            Ok(u) if u.has_host() => origin_of(&u),
+            _ => origin.to_owned(),
+        };
+        self.core.signer.thumbprint_for(&origin)
+    }
+
+    /// The session token held for `origin` (e.g. `https://resource.example`) under the key
+    /// this client shows that origin ([`AAuthClient::thumbprint_for`]), if any.
     pub fn session_token(&self, origin: &str) -> Option<SessionToken> {
         self.core.token(origin)
     }

@@ -28,6 +28,11 @@
 //! `reqwest-middleware` stack), [`SessionCache`] keeps session tokens per (origin, key),
 //! [`RequestSigner`] is where the key lives, and [`Clock`] is injectable so polling intervals
 //! are testable exactly.
+//!
+//! An `hwk` agent is pseudonymous, so by default it shows each resource origin a key of its
+//! own, derived from the key you give the builder ([`PerOriginSigner`], SK-25); resources
+//! cannot correlate it by thumbprint. [`AAuthClient::thumbprint_for`] tells you what a given
+//! resource sees; [`AAuthClientBuilder::one_key_for_all_origins`] opts out.
 #![forbid(unsafe_code)]
 
 mod client;
@@ -39,6 +44,7 @@ pub mod keyfile;
 pub mod metadata;
 #[cfg(feature = "middleware")]
 mod middleware;
+mod origin_keys;
 pub mod session;
 mod signer;
 
@@ -53,6 +59,7 @@ pub use flow::{InteractionPrompt, UnhandledRequirement};
 pub use metadata::ResourceMetadata;
 #[cfg(feature = "middleware")]
 pub use middleware::AAuthMiddleware;
+pub use origin_keys::PerOriginSigner;
 pub use session::{FileSessionCache, MemorySessionCache, SessionCache, SessionCacheError};
 pub use signer::RequestSigner;
 /// Re-exported so callers can cancel a wait without adding `tokio-util` themselves.

@@ -7,9 +7,19 @@ use http::HeaderMap;
 /// [`aauth_sig::signature_base`] and signing the bytes remotely. The client never needs the
 /// private key itself, only these operations.
 pub trait RequestSigner: Send + Sync + 'static {
-    /// RFC 7638 thumbprint of the public key: the agent's pseudonymous identity and the key
-    /// half of the session-cache key.
+    /// RFC 7638 thumbprint of the public key: the agent's pseudonymous identity. For a signer
+    /// with a key per origin (SK-25, [`crate::PerOriginSigner`]) this is the master key's,
+    /// which no resource sees; [`RequestSigner::thumbprint_for`] is what a resource sees.
     fn thumbprint(&self) -> Thumbprint;
+    /// The thumbprint the resource at `origin` (`scheme://host[:port]`, as
+    /// [`crate::origin_of`] gives it) sees, and the key half of the session-cache key. The
+    /// default, one key everywhere, is [`RequestSigner::thumbprint`]; a signer that chooses
+    /// its key by the request's origin (SK-25) overrides it to agree with
+    /// [`RequestSigner::sign`].
+    fn thumbprint_for(&self, origin: &str) -> Thumbprint {
+        let _ = origin;
+        self.thumbprint()
+    }
     /// The signing algorithm (checked against a resource's `accept_signature_algs`).
     fn algorithm(&self) -> Algorithm;
     /// Writes `Signature-Key`, `Signature-Input` and `Signature` into `headers`.

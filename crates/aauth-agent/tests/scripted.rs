@@ -659,15 +659,17 @@ async fn sess_14_a_file_cache_keeps_sessions_across_clients_with_mode_0600() {
         let mode = std::fs::metadata(&path).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
     }
-    // A new process with the same key picks the session up; another key does not.
+    // A new process with the same key picks the session up; another key does not. The token
+    // is kept under the key this origin sees, derived from the master key (SK-25).
     let again = FileSessionCache::open(&path).unwrap();
     let same = SigningKey::from_jwk(&jwk).unwrap();
+    let seen_key = same.derive_for_origin(&origin).unwrap().thumbprint();
+    assert_eq!(first.thumbprint_for(&origin), seen_key);
     assert_eq!(
-        again
-            .get(&origin, &same.thumbprint())
-            .map(|t| t.expose().to_owned()),
+        again.get(&origin, &seen_key).map(|t| t.expose().to_owned()),
         Some("tok-file".into())
     );
+    assert!(again.get(&origin, &same.thumbprint()).is_none());
     assert!(again.get(&origin, &key().thumbprint()).is_none());
     let second = AAuthClient::builder(same)
         .session_cache(Arc::new(again))
@@ -861,4 +863,165 @@ async fn middleware_runs_the_same_flow_inside_reqwest_middleware() {
     let seen = script.seen();
     assert!(seen[0].headers.contains_key("signature"));
     assert_eq!(authorization(&seen[2]).as_deref(), Some("AAuth tok-mw"));
+}
+
+// ---------------------------------------------------------------- SK-25: a key per origin
+
+/// The thumbprint a resource sees, from the `hwk` key of a recorded request whose signature
+/// verifies.
+fn verified_thumbprint(origin: &str, seen: &Seen) -> String {
+    use aauth_sig::{RequestTarget, Scheme, Verifier, VerifierConfig};
+    let authority = origin.trim_start_matches("http://");
+    let cfg = VerifierConfig::new(authority)
+        .with_scheme("http")
+        .with_accepted_schemes(vec![Scheme::Hwk]);
+    let (path, query) = match seen.path.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (seen.path.as_str(), None),
+    };
+    let target = RequestTarget {
+        method: &seen.method,
+        scheme: "http",
+        authority,
+        path,
+        query,
+        headers: &seen.headers,
+    };
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    Verifier::new(cfg)
+        .verify(&target, now)
+        .unwrap()
+        .thumbprint
+        .as_str()
+        .to_owned()
+}
+
+async fn two_requests(client: &AAuthClient, origin: &str, script: &Script) -> [String; 2] {
+    for _ in 0..2 {
+        script.push(reply(200));
+        client.get(format!("{origin}/data")).send().await.unwrap();
+    }
+    let seen = script.seen();
+    let n = seen.len();
+    [
+        verified_thumbprint(origin, &seen[n - 2]),
+        verified_thumbprint(origin, &seen[n - 1]),
+    ]
+}
+
+#[tokio::test]
+async fn sk_25_hwk_agent_uses_a_distinct_key_per_origin() {
+    let (a, a_script) = resource().await;
+    let (b, b_script) = resource().await;
+    let master = key();
+    let jwk = master.to_private_jwk();
+    let client = AAuthClient::builder(master.clone())
+        .use_hwk()
+        .build()
+        .unwrap();
+    let [a1, a2] = two_requests(&client, &a, &a_script).await;
+    let [b1, b2] = two_requests(&client, &b, &b_script).await;
+    // One key per origin, kept across requests; never the master key; never shared.
+    assert_eq!(a1, a2);
+    assert_eq!(b1, b2);
+    assert_ne!(a1, b1, "two resources must not see the same key");
+    assert_ne!(a1, master.thumbprint().as_str());
+    assert_ne!(b1, master.thumbprint().as_str());
+    assert_eq!(client.thumbprint(), master.thumbprint());
+    assert_eq!(client.thumbprint_for(&a).as_str(), a1);
+    assert_eq!(client.thumbprint_for(&format!("{b}/any/path")).as_str(), b1);
+    // Ed25519: a client built later from the same master key (another process) shows each
+    // origin the same key again.
+    let again = AAuthClient::builder(SigningKey::from_jwk(&jwk).unwrap())
+        .build()
+        .unwrap();
+    let [a3, _] = two_requests(&again, &a, &a_script).await;
+    assert_eq!(a3, a1);
+    let [b3, _] = two_requests(&again, &b, &b_script).await;
+    assert_eq!(b3, b1);
+}
+
+#[tokio::test]
+async fn sk_25_the_session_token_and_polls_use_the_origin_key() {
+    let (origin, script) = resource().await;
+    let h = harness();
+    establish(&h, &origin, &script, "tok-25").await;
+    let seen = script.seen();
+    let first = verified_thumbprint(&origin, &seen[0]);
+    for s in &seen {
+        assert_eq!(
+            verified_thumbprint(&origin, s),
+            first,
+            "{} {}",
+            s.method,
+            s.path
+        );
+    }
+    assert_eq!(h.client.thumbprint_for(&origin).as_str(), first);
+    assert_eq!(h.client.session_token(&origin).unwrap().expose(), "tok-25");
+}
+
+#[tokio::test]
+async fn sk_25_one_key_for_all_origins_is_an_explicit_opt_out() {
+    let (a, a_script) = resource().await;
+    let (b, b_script) = resource().await;
+    let master = key();
+    let client = AAuthClient::builder(master.clone())
+        .use_hwk()
+        .one_key_for_all_origins()
+        .build()
+        .unwrap();
+    let [a1, _] = two_requests(&client, &a, &a_script).await;
+    let [b1, _] = two_requests(&client, &b, &b_script).await;
+    assert_eq!(a1, master.thumbprint().as_str());
+    assert_eq!(b1, master.thumbprint().as_str());
+    assert_eq!(client.thumbprint_for(&a), client.thumbprint());
+    let off = AAuthClient::builder(master.clone())
+        .per_origin_keys(false)
+        .build()
+        .unwrap();
+    assert_eq!(off.thumbprint_for(&b), master.thumbprint());
+}
+
+#[tokio::test]
+async fn sk_25_es256_keys_are_per_origin_for_the_life_of_the_client() {
+    let (a, a_script) = resource().await;
+    let (b, b_script) = resource().await;
+    let master = SigningKey::generate(Algorithm::Es256).unwrap();
+    let client = AAuthClient::builder(master.clone()).build().unwrap();
+    let [a1, a2] = two_requests(&client, &a, &a_script).await;
+    let [b1, b2] = two_requests(&client, &b, &b_script).await;
+    assert_eq!(a1, a2);
+    assert_eq!(b1, b2);
+    assert_ne!(a1, b1);
+    assert_ne!(a1, master.thumbprint().as_str());
+    assert_eq!(client.thumbprint_for(&a).as_str(), a1);
+}
+
+#[tokio::test]
+async fn sk_25_jwt_mode_is_not_pseudonymous_and_keeps_one_key() {
+    let (a, a_script) = resource().await;
+    let (b, b_script) = resource().await;
+    // Shape only ({"typ":"aa-agent+jwt","alg":"EdDSA"}.{"sub":"agent"}.sig): the scripted
+    // resource does not verify it.
+    let token = aauth_sig::AgentToken::new(
+        "eyJ0eXAiOiJhYS1hZ2VudCtqd3QiLCJhbGciOiJFZERTQSJ9.eyJzdWIiOiJhZ2VudCJ9.c2ln",
+    )
+    .unwrap();
+    let master = key();
+    let client = AAuthClient::builder(master.clone())
+        .use_agent_token(token)
+        .build()
+        .unwrap();
+    for (origin, script) in [(&a, &a_script), (&b, &b_script)] {
+        script.push(reply(200));
+        client.get(format!("{origin}/data")).send().await.unwrap();
+        assert_eq!(client.thumbprint_for(origin), master.thumbprint());
+    }
+    let key_header = |s: &Script| s.seen()[0].headers["signature-key"].clone();
+    assert_eq!(key_header(&a_script), key_header(&b_script));
+    assert!(key_header(&a_script).to_str().unwrap().contains("jwt"));
 }

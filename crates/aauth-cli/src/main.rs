@@ -22,7 +22,9 @@ use aauth_cli::{demo_resource, keyfile, person, verify};
 use aauth_sig::{Algorithm, SigningKey};
 use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
+use origin_key::AgentKey;
 
+mod origin_key;
 mod term;
 
 /// `--max-time` default: seconds for one HTTP exchange, body included.
@@ -92,6 +94,10 @@ struct RequestArgs {
     /// Request body (`@file` reads a file, `@-` standard input).
     #[arg(short = 'd', long)]
     data: Option<String>,
+    /// Show the resource the key file's own key. By default each resource origin sees a
+    /// distinct key derived from it, so resources cannot correlate this agent (SK-25).
+    #[arg(long)]
+    one_key_for_all_origins: bool,
 }
 
 #[derive(Subcommand)]
@@ -115,6 +121,10 @@ enum Command {
         /// Print the public JWK as well, as JSON.
         #[arg(long)]
         json: bool,
+        /// Print the key the resource at this URL sees instead: `fetch` and `sign` show each
+        /// origin its own key derived from the key file (SK-25; Ed25519 keys only).
+        #[arg(long, value_name = "URL")]
+        origin: Option<String>,
     },
     /// Send a signed request; handle a person's approval if the resource asks for one.
     Fetch {
@@ -393,14 +403,26 @@ async fn run(command: Command) -> Result<(), Failure> {
             outln!("thumbprint {}", key.thumbprint());
             Ok(())
         }
-        Command::Thumbprint { key, json } => {
+        Command::Thumbprint { key, json, origin } => {
             let key = load_key(&key)?;
+            let (origin, key) = match origin {
+                Some(url) => {
+                    let (origin, seen) = origin_key::key_seen_by(&key, &url).map_err(|e| {
+                        Failure::new(e, 2).hint("leave out --origin for the key file's own key")
+                    })?;
+                    (Some(origin), seen)
+                }
+                None => (None, key),
+            };
             if json {
-                let out = serde_json::json!({
+                let mut out = serde_json::json!({
                     "thumbprint": key.thumbprint().as_str(),
                     "alg": key.algorithm().jose_name(),
                     "jwk": serde_json::to_value(key.public_jwk()).unwrap_or_default(),
                 });
+                if let Some(origin) = origin {
+                    out["origin"] = origin.into();
+                }
                 outln!("{out}");
             } else {
                 outln!("{}", key.thumbprint());
@@ -716,7 +738,7 @@ fn http_client(max_time: u64) -> Result<reqwest::Client, Failure> {
 type Show = Arc<dyn Fn(InteractionPrompt) + Send + Sync>;
 
 fn interactive_client(
-    key: SigningKey,
+    key: AgentKey,
     timeout: u64,
     max_time: u64,
     verbose: bool,
@@ -724,8 +746,8 @@ fn interactive_client(
     show: Show,
     sessions: Option<&Path>,
 ) -> Result<AAuthClient, Failure> {
-    let mut builder = AAuthClient::builder(key)
-        .use_hwk()
+    let mut builder = key
+        .builder()
         .http_client(http_client(max_time)?)
         .on_event(move |e| {
             if verbose {
@@ -766,7 +788,10 @@ fn cancel_on_ctrl_c() -> CancellationToken {
 }
 
 async fn fetch(req: RequestArgs, opts: FetchOptions) -> Result<(), Failure> {
-    let key = load_key(&req.key)?;
+    let key = AgentKey::new(load_key(&req.key)?, !req.one_key_for_all_origins);
+    if let Some(note) = key.es256_note(opts.sessions.is_some()) {
+        errln!("{note}");
+    }
     let ui = WaitUi::default();
     let show_ui = ui.clone();
     let (qr, open) = (opts.qr, opts.open);
@@ -876,10 +901,10 @@ async fn print_response(
 }
 
 async fn sign(req: RequestArgs, json: bool, verbose: bool) -> Result<(), Failure> {
-    let key = load_key(&req.key)?;
+    let key = AgentKey::new(load_key(&req.key)?, !req.one_key_for_all_origins);
     // No metadata fetch: `sign` works offline.
-    let client = AAuthClient::builder(key)
-        .use_hwk()
+    let client = key
+        .builder()
         .resource_metadata(false)
         .build()
         .map_err(Failure::from)?;
@@ -1134,9 +1159,13 @@ async fn demo(auto_approve: bool, timeout: u64, open: bool) -> Result<(), Failur
         );
     }
     let key = SigningKey::generate(Algorithm::Ed25519).map_err(|e| Failure::new(e, 1))?;
+    // SK-25: the resource sees a key derived for its origin, not the generated key itself.
+    let seen = key
+        .derive_for_origin(resource.origin())
+        .map_err(|e| Failure::new(e, 1))?;
     outln!(
-        "2. Agent key generated (Ed25519, thumbprint {})",
-        key.thumbprint()
+        "2. Agent key generated (Ed25519); this resource sees key {}",
+        seen.thumbprint()
     );
     let ui = WaitUi::default();
     let show_ui = ui.clone();
@@ -1158,7 +1187,7 @@ async fn demo(auto_approve: bool, timeout: u64, open: bool) -> Result<(), Failur
         }
     });
     let client = interactive_client(
-        key,
+        AgentKey::new(key, true),
         timeout,
         DEFAULT_MAX_TIME,
         false,

@@ -209,8 +209,13 @@ fn signed_capture(key: &Path, url: &str, extra: &[&str]) -> (serde_json::Value, 
 fn sign_prints_headers_that_verify_checks_with_a_pinned_clock() {
     let dir = tempfile::tempdir().unwrap();
     let key = keygen(dir.path());
-    let thumb = stdout_of(aauth().args(["thumbprint", "-k"]).arg(&key));
     let url = "https://resource.example/api/data?x=1";
+    // SK-25: the resource sees the key derived for its origin.
+    let thumb = stdout_of(
+        aauth()
+            .args(["thumbprint", "--origin", url, "-k"])
+            .arg(&key),
+    );
     // Plain output: three header lines any HTTP tool can send.
     aauth()
         .args(["sign", "-X", "POST", "-k"])
@@ -629,13 +634,18 @@ fn server_text_in_errors_is_escaped_and_single_prefixed() {
 fn fetch_verbose_never_shows_the_session_token() {
     let dir = tempfile::tempdir().unwrap();
     let key = keygen(dir.path());
-    let thumb = stdout_of(aauth().args(["thumbprint", "-k"]).arg(&key));
     let origin = hostile_server(|_, s| {
         send(
             s,
             b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok",
         )
     });
+    // Sessions are kept under the key the origin sees (SK-25).
+    let thumb = stdout_of(
+        aauth()
+            .args(["thumbprint", "--origin", &origin, "-k"])
+            .arg(&key),
+    );
     let sessions = dir.path().join("s.json");
     let doc = serde_json::json!({"version": 1, "sessions": [
         {"origin": origin, "key": thumb.trim(), "token": "SECRET-SESSION-TOKEN"}
@@ -771,4 +781,86 @@ fn serve_configuration_errors_are_usage_errors_with_their_own_hint() {
         .assert()
         .code(1)
         .stderr(contains("port free"));
+}
+
+/// The `hwk` thumbprint `aauth sign` shows `url`'s resource (via `verify`).
+fn signed_thumbprint(key: &Path, url: &str, extra: &[&str]) -> String {
+    let mut args = vec!["sign", "--json"];
+    args.extend_from_slice(extra);
+    let out = stdout_of(aauth().args(&args).arg("-k").arg(key).arg(url));
+    let signed: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let mut capture = serde_json::json!({"method": "GET", "url": url, "headers": {}});
+    for (name, value) in signed["headers"].as_object().unwrap() {
+        capture["headers"][name] = value.clone();
+    }
+    let file = key.with_extension(format!("cap{}.json", extra.len()));
+    std::fs::write(&file, capture.to_string()).unwrap();
+    let out = stdout_of(aauth().arg("verify").arg(&file));
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["verdict"], "valid", "{v}");
+    v["thumbprint"].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn sk_25_sign_shows_each_origin_its_own_key_and_thumbprint_origin_predicts_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = keygen(dir.path());
+    let own = stdout_of(aauth().args(["thumbprint", "-k"]).arg(&key));
+    let a = "https://a.example/data?x=1";
+    let b = "https://b.example/data";
+    let seen_a = signed_thumbprint(&key, a, &[]);
+    let seen_b = signed_thumbprint(&key, b, &[]);
+    assert_ne!(seen_a, seen_b, "two resources must not see the same key");
+    assert_ne!(seen_a, own.trim());
+    // Stable across runs, and what `thumbprint --origin` prints (URL or bare origin).
+    assert_eq!(signed_thumbprint(&key, a, &[]), seen_a);
+    let predicted = stdout_of(
+        aauth()
+            .args(["thumbprint", "--origin", "https://A.example:443", "-k"])
+            .arg(&key),
+    );
+    assert_eq!(predicted.trim(), seen_a);
+    let json = stdout_of(
+        aauth()
+            .args(["thumbprint", "--json", "--origin", b, "-k"])
+            .arg(&key),
+    );
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["thumbprint"], seen_b.as_str());
+    assert_eq!(v["origin"], "https://b.example");
+}
+
+#[test]
+fn sk_25_one_key_for_all_origins_shows_every_resource_the_key_file_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = keygen(dir.path());
+    let own = stdout_of(aauth().args(["thumbprint", "-k"]).arg(&key));
+    for url in ["https://a.example/", "https://b.example/"] {
+        let seen = signed_thumbprint(&key, url, &["--one-key-for-all-origins"]);
+        assert_eq!(seen, own.trim(), "{url}");
+    }
+}
+
+#[test]
+fn sk_25_thumbprint_origin_refuses_es256_keys_and_non_http_urls() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("es.jwk");
+    stdout_of(
+        aauth()
+            .args(["keygen", "--alg", "es256", "--out"])
+            .arg(&key),
+    );
+    aauth()
+        .args(["thumbprint", "--origin", "https://a.example", "-k"])
+        .arg(&key)
+        .assert()
+        .code(2)
+        .stderr(contains("ES256").and(contains("hint:")));
+    let ed = keygen(dir.path());
+    aauth()
+        .args(["thumbprint", "--origin", "ftp://a.example", "-k"])
+        .arg(&ed)
+        .assert()
+        .code(2)
+        .stderr(contains("not an http(s) URL"));
 }

@@ -70,7 +70,9 @@ async fn full_flow_agent_202_approve_poll_token_data() {
     person.await.unwrap();
     assert_eq!(resp.status(), 200);
     let body: serde_json::Value = resp.json().await.unwrap();
-    assert_eq!(body["agent"], client.thumbprint().as_str());
+    // SK-25: the resource sees the key derived for its origin.
+    assert_eq!(body["agent"], client.thumbprint_for(&origin).as_str());
+    assert_ne!(body["agent"], client.thumbprint().as_str());
     assert_eq!(body["approved_by"], demo_resource::DEMO_USER);
     assert_eq!(
         calls.load(Ordering::SeqCst),
@@ -214,7 +216,7 @@ async fn a_stale_signature_is_a_typed_signature_error() {
 async fn ic_11_person_open_shows_the_code_and_the_agent_and_decides_later() {
     let origin = resource().await;
     let (client, mut prompts, _) = client(key());
-    let thumbprint = client.thumbprint().as_str().to_owned();
+    let thumbprint = client.thumbprint_for(&origin).as_str().to_owned();
     let agent = tokio::spawn(async move { client.get(format!("{origin}/data")).send().await });
     let prompt = prompts.recv().await.expect("a prompt");
     let page = person::open(&prompt.approval_url()).await.expect("open");

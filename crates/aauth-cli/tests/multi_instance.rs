@@ -304,7 +304,7 @@ async fn approve_on_b_poll_on_a_token_works_on_b_revoke_on_a_refused_on_b() {
         .post(format!(
             "http://{}/revoke/key/{}",
             c.a.admin,
-            agent.thumbprint().as_str()
+            agent.thumbprint_for(&c.origin).as_str()
         ))
         .send()
         .await

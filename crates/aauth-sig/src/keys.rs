@@ -299,6 +299,64 @@ impl SigningKey {
         }
     }
 
+    /// A key for the resource at `origin` alone, from this (master) key: SK-25 / SK8 §8.1, a
+    /// client using a pseudonymous scheme (`hwk`) uses a distinct key per server so that
+    /// servers cannot correlate it by its thumbprint.
+    ///
+    /// `origin` is `scheme://host[:port]` (what `url::Url::origin().ascii_serialization()`
+    /// gives); it is compared case-insensitively, a trailing `/` and the scheme's default port
+    /// (`:443` for https, `:80` for http) are dropped, so `https://R.example:443/` and
+    /// `https://r.example` name the same key. Anything with a path, query, userinfo, control
+    /// characters or no `scheme://` is refused ([`KeyError::Malformed`]).
+    ///
+    /// - **Ed25519: deterministic.** The 32-byte seed is HKDF-SHA256 (RFC 5869) with input
+    ///   keying material the master seed, salt `aauth-rs/sk-25/per-origin-key`, and info
+    ///   `v1` ‖ 0x00 ‖ `Ed25519` ‖ 0x00 ‖ the normalised origin. The same master key gives the
+    ///   same key for an origin in every process, so session tokens kept on disk stay usable;
+    ///   nobody without the master seed can link two derived keys. Changing any of these
+    ///   inputs changes every agent's identity at every resource, so they are versioned and
+    ///   pinned by test vectors.
+    /// - **ES256: a fresh random key on every call.** ring computes a P-256 public point only
+    ///   while generating a key from its own random generator (which cannot be seeded outside
+    ///   ring's deprecated test helpers), so a P-256 key cannot be derived from a scalar with
+    ///   ring alone. Callers keep the result for as long as they want the identity (the agent
+    ///   keeps one per origin for the life of the client); it is **not** stable across process
+    ///   restarts. [`SigningKey::derives_stable_origin_keys`] tells the two apart.
+    ///
+    /// The derived key has no `kid` (the master's `kid` names the master) and the master's
+    /// algorithm.
+    pub fn derive_for_origin(&self, origin: &str) -> Result<SigningKey, KeyError> {
+        let origin = normalise_origin(origin)?;
+        match self.inner.alg {
+            Algorithm::Ed25519 => {
+                let salt = ring::hkdf::Salt::new(ring::hkdf::HKDF_SHA256, ORIGIN_KEY_SALT);
+                let prk = salt.extract(&self.inner.secret);
+                let info: [&[u8]; 5] = [
+                    ORIGIN_KEY_VERSION,
+                    b"\0",
+                    Algorithm::Ed25519.jose_name().as_bytes(),
+                    b"\0",
+                    origin.as_bytes(),
+                ];
+                let okm = prk
+                    .expand(&info, ring::hkdf::HKDF_SHA256)
+                    .map_err(|_| KeyError::Crypto)?;
+                let mut seed = [0u8; 32];
+                okm.fill(&mut seed).map_err(|_| KeyError::Crypto)?;
+                let key = Self::ed25519_from_seed(&seed, None, None);
+                seed.fill(0);
+                key
+            }
+            Algorithm::Es256 => Self::generate(Algorithm::Es256),
+        }
+    }
+
+    /// Whether [`SigningKey::derive_for_origin`] gives the same key for an origin on every call
+    /// (Ed25519: yes; ES256: no, a fresh random key each time).
+    pub fn derives_stable_origin_keys(&self) -> bool {
+        matches!(self.inner.alg, Algorithm::Ed25519)
+    }
+
     /// The matching verifying key.
     pub fn verifying_key(&self) -> VerifyingKey {
         let jwk = &self.inner.public_jwk;
@@ -322,6 +380,42 @@ impl SigningKey {
             point_checked: true,
         }
     }
+}
+
+/// HKDF salt of [`SigningKey::derive_for_origin`]; part of every derived identity.
+const ORIGIN_KEY_SALT: &[u8] = b"aauth-rs/sk-25/per-origin-key";
+/// First part of the HKDF info; bump it (never edit in place) to change the derivation.
+const ORIGIN_KEY_VERSION: &[u8] = b"v1";
+
+/// The canonical `scheme://host[:port]` form [`SigningKey::derive_for_origin`] derives from.
+fn normalise_origin(origin: &str) -> Result<String, KeyError> {
+    const BAD: KeyError = KeyError::Malformed("origin must be scheme://host[:port]");
+    let lower = origin.to_ascii_lowercase();
+    let trimmed = lower.strip_suffix('/').unwrap_or(&lower);
+    let (scheme, authority) = trimmed.split_once("://").ok_or(BAD)?;
+    let scheme_ok = !scheme.is_empty()
+        && scheme
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'));
+    let authority_ok = !authority.is_empty()
+        && !authority
+            .bytes()
+            .any(|b| b.is_ascii_control() || matches!(b, b'/' | b'?' | b'#' | b'@' | b' '));
+    if !scheme_ok || !authority_ok {
+        return Err(BAD);
+    }
+    let default_port = match scheme {
+        "https" => Some(":443"),
+        "http" => Some(":80"),
+        _ => None,
+    };
+    let authority = default_port
+        .and_then(|p| authority.strip_suffix(p))
+        .unwrap_or(authority);
+    if authority.is_empty() {
+        return Err(BAD);
+    }
+    Ok(format!("{scheme}://{authority}"))
 }
 
 /// How strictly a conveyed public JWK's `alg` is checked.
@@ -567,4 +661,113 @@ pub(crate) fn pem_decode(pem: &str, label: &str) -> Result<Vec<u8>, KeyError> {
     base64::engine::general_purpose::STANDARD
         .decode(body)
         .map_err(|_| KeyError::Malformed("PEM body is not base64"))
+}
+
+#[cfg(test)]
+mod sk_25_origin_keys {
+    use super::*;
+
+    /// A fixed master key: seed 00 01 02 … 1f.
+    fn master() -> SigningKey {
+        let seed: Vec<u8> = (0u8..32).collect();
+        SigningKey::ed25519_from_seed(&seed, None, None).unwrap()
+    }
+
+    /// Vectors computed independently (Python `cryptography`: HKDF-SHA256, Ed25519, RFC 7638)
+    /// from the inputs documented on `derive_for_origin`. A change here changes every agent's
+    /// identity at every resource: bump `ORIGIN_KEY_VERSION` instead of editing the inputs.
+    #[test]
+    fn sk_25_derivation_test_vectors_pin_the_per_origin_identity() {
+        let m = master();
+        assert_eq!(
+            m.thumbprint().as_str(),
+            "1IG2tMH7J2wbJZnOf8LJzQitKf7LMvoAElsuDMVM54Y"
+        );
+        for (origin, expected) in [
+            (
+                "https://resource.example",
+                "ze3kq6X8NTT5hbiBopskREQwTTd5VKKTbwGTAv57-9U",
+            ),
+            (
+                "https://other.example",
+                "e_y07aoh70CnlwNobftwQ_4yzkLEcAUAhgrocyAhPMk",
+            ),
+            (
+                "http://127.0.0.1:8080",
+                "tmm2Eaq3xEa2xgmAKqYkZiA_8drtj4HsWq2omrT4VuQ",
+            ),
+        ] {
+            let derived = m.derive_for_origin(origin).unwrap();
+            assert_eq!(derived.thumbprint().as_str(), expected, "{origin}");
+            assert_eq!(derived.algorithm(), Algorithm::Ed25519);
+            assert_eq!(derived.public_jwk().alg.as_deref(), Some("Ed25519"));
+            assert_eq!(derived.public_jwk().kid, None);
+        }
+    }
+
+    #[test]
+    fn sk_25_equivalent_spellings_of_an_origin_share_a_key() {
+        let m = master();
+        let t = |o: &str| m.derive_for_origin(o).unwrap().thumbprint();
+        let base = t("https://resource.example");
+        assert_eq!(t("HTTPS://Resource.Example"), base);
+        assert_eq!(t("https://resource.example/"), base);
+        assert_eq!(t("https://resource.example:443"), base);
+        assert_ne!(t("https://resource.example:8443"), base);
+        assert_ne!(t("http://resource.example"), base);
+        assert_eq!(
+            t("http://resource.example:80"),
+            t("http://resource.example")
+        );
+        assert_eq!(t("https://[::1]:443"), t("https://[::1]"));
+    }
+
+    #[test]
+    fn sk_25_an_origin_with_a_path_or_no_scheme_is_refused() {
+        let m = master();
+        for bad in [
+            "",
+            "resource.example",
+            "https://",
+            "https://:443",
+            "https://resource.example/data",
+            "https://user@resource.example",
+            "https://resource.example?x",
+            "https://resource.example\n",
+            "://resource.example",
+        ] {
+            assert!(
+                matches!(m.derive_for_origin(bad), Err(KeyError::Malformed(_))),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn sk_25_a_derived_key_signs_and_its_master_is_not_a_derived_key() {
+        let m = master();
+        let d = m.derive_for_origin("https://resource.example").unwrap();
+        assert_ne!(d.thumbprint(), m.thumbprint());
+        let sig = d.sign(b"msg").unwrap();
+        d.verifying_key().verify(b"msg", &sig).unwrap();
+        assert!(m.verifying_key().verify(b"msg", &sig).is_err());
+        // Round-trips like any other key.
+        let back = SigningKey::from_jwk(&d.to_private_jwk()).unwrap();
+        assert_eq!(back.thumbprint(), d.thumbprint());
+        assert!(m.derives_stable_origin_keys());
+    }
+
+    #[test]
+    fn sk_25_es256_origin_keys_are_fresh_and_valid_but_not_stable() {
+        let m = SigningKey::generate(Algorithm::Es256).unwrap();
+        assert!(!m.derives_stable_origin_keys());
+        let a = m.derive_for_origin("https://resource.example").unwrap();
+        let b = m.derive_for_origin("https://resource.example").unwrap();
+        assert_eq!(a.algorithm(), Algorithm::Es256);
+        assert_ne!(a.thumbprint(), m.thumbprint());
+        assert_ne!(a.thumbprint(), b.thumbprint());
+        let sig = a.sign(b"msg").unwrap();
+        a.verifying_key().verify(b"msg", &sig).unwrap();
+        assert!(m.derive_for_origin("no scheme").is_err());
+    }
 }
