@@ -120,6 +120,7 @@ pub(crate) struct Core {
     extra_components: Vec<String>,
     events: Option<EventHook>,
     max_replay_body: usize,
+    allow_insecure_http: bool,
 }
 
 /// A signing AAuth client. Cheap to clone.
@@ -155,6 +156,7 @@ pub struct AAuthClientBuilder {
     extra_components: Vec<String>,
     events: Option<EventHook>,
     max_replay_body: usize,
+    allow_insecure_http: bool,
     per_origin_keys: bool,
 }
 
@@ -181,6 +183,7 @@ impl AAuthClientBuilder {
             extra_components: Vec::new(),
             events: None,
             max_replay_body: DEFAULT_MAX_REPLAY_BODY,
+            allow_insecure_http: false,
             per_origin_keys: true,
         }
     }
@@ -286,6 +289,16 @@ impl AAuthClientBuilder {
         self
     }
 
+    /// Also send session tokens (`Authorization: AAuth`) over plain `http` to hosts that are not
+    /// loopback addresses. Off by default: a session token is a bearer credential bound to the
+    /// key, and over plain `http` anyone on the path reads it, so by default such a request
+    /// fails with [`AAuthError::InsecureTransport`] before anything is sent. Plain `http` to
+    /// `localhost` / `127.0.0.1` / `::1` (development) is always allowed.
+    pub fn allow_insecure_http(mut self, on: bool) -> Self {
+        self.allow_insecure_http = on;
+        self
+    }
+
     /// `hwk` only: with `true` (the default) every resource origin sees its own key, derived
     /// from the builder's key (SK-25 / SK8 §8.1: a pseudonymous client uses a distinct key per
     /// server, so servers cannot correlate it). With `false` every origin sees the builder's
@@ -339,6 +352,7 @@ impl AAuthClientBuilder {
                 extra_components: self.extra_components,
                 events: self.events,
                 max_replay_body: self.max_replay_body,
+                allow_insecure_http: self.allow_insecure_http,
             }),
         })
     }
@@ -600,6 +614,13 @@ impl Core {
     ) -> Result<(Response, bool), AAuthError> {
         let token = self.token(origin);
         let sent_token = token.is_some();
+        if sent_token
+            && !self.allow_insecure_http
+            && req.url().scheme() == "http"
+            && !flow::is_loopback(req.url())
+        {
+            return Err(AAuthError::InsecureTransport(origin.to_owned()));
+        }
         // Never forward a caller's own AAuth credential to another origin by accident: the
         // header is ours to set.
         req.headers_mut().remove(http::header::AUTHORIZATION);
@@ -678,6 +699,7 @@ impl Core {
             if let Some(AAuthError::Signature {
                 code: SignatureErrorCode::InvalidInput,
                 required_input: Some(required),
+                ..
             }) = &sig
                 && self.sign_required_input
                 && !resigned
@@ -700,7 +722,7 @@ impl Core {
                 }
             }
             if let Some(e) = sig {
-                return Err(e);
+                return Err(explain(e, resp).await);
             }
             break (resp, sent_token);
         };
@@ -747,7 +769,7 @@ impl Core {
         }
         let (resp, _) = self.send_once(t, replay()?, &origin).await?;
         if let Some(err) = flow::signature_error(resp.status(), resp.headers()) {
-            return Err(err);
+            return Err(explain(err, resp).await);
         }
         if resp.status() == StatusCode::ACCEPTED {
             return Err(AAuthError::Protocol(
@@ -1035,6 +1057,34 @@ impl AAuthClient {
     }
 }
 
+/// Adds the `detail` (else `title`) of the problem details that came with a `401` to a
+/// [`AAuthError::Signature`]; a body that is not JSON, or cannot be read, adds nothing.
+async fn explain(err: AAuthError, resp: Response) -> AAuthError {
+    let AAuthError::Signature {
+        code,
+        required_input,
+        accept_schemes,
+        accept_algs,
+        ..
+    } = err
+    else {
+        return err;
+    };
+    let body = read_bounded(resp, MAX_POLL_BODY).await.unwrap_or_default();
+    let v: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+    let detail = ["detail", "title"]
+        .iter()
+        .find_map(|k| v.get(k).and_then(|d| d.as_str()).filter(|d| !d.is_empty()))
+        .map(str::to_owned);
+    AAuthError::Signature {
+        code,
+        required_input,
+        detail,
+        accept_schemes,
+        accept_algs,
+    }
+}
+
 /// A `403` with a problem-details `error` is the resource saying no: surface it as
 /// [`AAuthError::Denied`]. Anything else goes to the caller as is.
 async fn denial_or(resp: Response) -> Result<Response, AAuthError> {
@@ -1137,6 +1187,104 @@ mod tests {
         let mut get = client.get("https://r.example/p").build().unwrap();
         client.sign(&mut get).unwrap();
         assert!(get.headers().get("content-digest").is_none());
+    }
+
+    /// Records what would be sent and answers `200`.
+    #[derive(Default)]
+    struct Recorder(Mutex<Vec<(String, bool)>>);
+
+    impl Transport for Recorder {
+        fn send(&self, req: Request) -> SendFuture<'_> {
+            let with_token = req.headers().contains_key(http::header::AUTHORIZATION);
+            lock(&self.0).push((req.url().to_string(), with_token));
+            Box::pin(async { Ok(Response::from(http::Response::new(""))) })
+        }
+    }
+
+    fn client_with_tokens(origins: &[&str], allow: bool) -> AAuthClient {
+        let key = SigningKey::generate(aauth_sig::Algorithm::Ed25519).unwrap();
+        let cache = MemorySessionCache::default();
+        for o in origins {
+            // Under the key each origin sees (SK-25: one per origin).
+            let thumb = key.derive_for_origin(o).unwrap().thumbprint();
+            cache.put(o, &thumb, SessionToken::parse("tok").unwrap());
+        }
+        AAuthClient::builder(key)
+            .resource_metadata(false)
+            .session_cache(Arc::new(cache))
+            .allow_insecure_http(allow)
+            .build()
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_session_token_never_goes_over_plain_http_to_a_non_loopback_host() {
+        let origins = [
+            "http://10.255.255.1",
+            "http://127.0.0.1:8080",
+            "http://localhost:8080",
+            "https://r.example",
+        ];
+        let client = client_with_tokens(&origins, false);
+        let t = Recorder::default();
+        let req = client.get("http://10.255.255.1/data").build().unwrap();
+        let err = client.core.execute(&t, req, None).await.unwrap_err();
+        assert!(
+            matches!(&err, AAuthError::InsecureTransport(o) if o == "http://10.255.255.1"),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("use https"), "{err}");
+        assert!(lock(&t.0).is_empty(), "nothing was sent");
+        // Loopback http and https carry the token.
+        for url in [
+            "http://127.0.0.1:8080/data",
+            "http://localhost:8080/data",
+            "https://r.example/data",
+        ] {
+            let req = client.get(url).build().unwrap();
+            client.core.execute(&t, req, None).await.unwrap();
+        }
+        assert!(lock(&t.0).iter().all(|(_, token)| *token), "{:?}", t.0);
+        // The opt-out sends it.
+        let client = client_with_tokens(&origins, true);
+        let t = Recorder::default();
+        let req = client.get("http://10.255.255.1/data").build().unwrap();
+        client.core.execute(&t, req, None).await.unwrap();
+        assert_eq!(*lock(&t.0), [("http://10.255.255.1/data".to_owned(), true)]);
+    }
+
+    #[tokio::test]
+    async fn err_04_the_problem_detail_and_accept_fields_of_a_401_are_kept() {
+        let client = client_with_tokens(&[], false);
+        struct Refuse;
+        impl Transport for Refuse {
+            fn send(&self, _req: Request) -> SendFuture<'_> {
+                Box::pin(async {
+                    let resp = http::Response::builder()
+                        .status(401)
+                        .header("signature-error", "error=unsupported_algorithm")
+                        .header("accept-signature-alg", "ES256")
+                        .header("content-type", "application/problem+json")
+                        .body(r#"{"error":"unsupported_algorithm","detail":"only ES256 here"}"#)
+                        .unwrap();
+                    Ok(Response::from(resp))
+                })
+            }
+        }
+        let req = client.get("https://r.example/data").build().unwrap();
+        let err = client.core.execute(&Refuse, req, None).await.unwrap_err();
+        let AAuthError::Signature {
+            detail,
+            accept_algs,
+            accept_schemes,
+            ..
+        } = err
+        else {
+            panic!("{err:?}");
+        };
+        assert_eq!(detail.as_deref(), Some("only ES256 here"));
+        assert_eq!(accept_algs.as_deref(), Some("ES256"));
+        assert_eq!(accept_schemes, None);
     }
 
     #[test]

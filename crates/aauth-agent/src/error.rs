@@ -21,6 +21,13 @@ pub enum AAuthError {
     Signature {
         code: SignatureErrorCode,
         required_input: Option<Vec<String>>,
+        /// The `detail` (else `title`) of the problem details sent with the `401`, when the
+        /// agent read them. Text chosen by the resource: escape it before display.
+        detail: Option<String>,
+        /// The `Accept-Signature-Scheme` field sent with the `401`, as received.
+        accept_schemes: Option<String>,
+        /// The `Accept-Signature-Alg` field sent with the `401`, as received.
+        accept_algs: Option<String>,
     },
     /// The person or the resource refused: `403` (`denied`, or `abandoned` when the person
     /// never decided).
@@ -62,6 +69,12 @@ pub enum AAuthError {
     /// after approval or re-signing.
     #[error("the request body cannot be replayed after the interaction")]
     BodyNotReplayable,
+    /// A session token would go over plain `http` to a host that is not a loopback address;
+    /// see [`crate::AAuthClientBuilder::allow_insecure_http`].
+    #[error(
+        "refusing to send the session token for {0} over plain http (only loopback hosts may use http); use https"
+    )]
+    InsecureTransport(String),
     /// The request URL is not an absolute `http(s)` URL with a host.
     #[error("invalid request URL: {0}")]
     InvalidUrl(String),

@@ -200,10 +200,32 @@ pub fn signature_error(status: StatusCode, headers: &HeaderMap) -> Option<AAuthE
     }
     let v = headers.get(headers::SIGNATURE_ERROR)?.to_str().ok()?;
     let field = SignatureErrorField::parse(v).ok()?;
+    let raw = |name| {
+        let joined: Vec<&str> = headers
+            .get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect();
+        (!joined.is_empty()).then(|| joined.join(", "))
+    };
     Some(AAuthError::Signature {
         code: field.code,
         required_input: field.required_input,
+        detail: None,
+        accept_schemes: raw(headers::ACCEPT_SIGNATURE_SCHEME),
+        accept_algs: raw(headers::ACCEPT_SIGNATURE_ALG),
     })
+}
+
+/// Whether `url`'s host is `localhost` or a loopback address: the only hosts plain `http` is
+/// used with (the development setting).
+pub fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
 }
 
 /// Reads the members REQ-11 and REQ-12 put in a 202 body.
@@ -272,12 +294,7 @@ fn unhandled(
 pub fn checked_prompt(url: String, code: String) -> Result<InteractionPrompt, AAuthError> {
     let bad = |why: &str| AAuthError::Protocol(format!("interaction requirement: {why}"));
     let parsed = Url::parse(&url).map_err(|_| bad("url is not an absolute URL"))?;
-    let loopback = match parsed.host() {
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
-    };
+    let loopback = is_loopback(&parsed);
     match parsed.scheme() {
         "https" => {}
         "http" if loopback => {}
