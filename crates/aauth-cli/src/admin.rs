@@ -135,13 +135,27 @@ pub async fn spawn(
     addr: SocketAddr,
     resource: AAuthResource,
 ) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
+    serve_on(bind(addr).await?, resource)
+}
+
+/// Binds the admin listener: `addr` must be a loopback address (`InvalidInput` otherwise).
+/// Separate from [`serve_on`] so `aauth serve` finds a bad or busy address before it starts
+/// anything else.
+pub async fn bind(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
     if !addr.ip().is_loopback() {
         return Err(std::io::Error::new(
             std::io::ErrorKind::InvalidInput,
             "the admin listener binds loopback addresses only",
         ));
     }
-    let listener = tokio::net::TcpListener::bind(addr).await?;
+    tokio::net::TcpListener::bind(addr).await
+}
+
+/// Serves the admin routes on `listener` (from [`bind`]) in the background.
+pub fn serve_on(
+    listener: tokio::net::TcpListener,
+    resource: AAuthResource,
+) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
     let local = listener.local_addr()?;
     let app = router(resource);
     let handle = tokio::spawn(async move {

@@ -158,6 +158,10 @@ enum Command {
         /// Keep session tokens in memory only.
         #[arg(long, conflicts_with = "sessions")]
         no_sessions: bool,
+        /// Allow plain `http` to a host that is not a loopback address: the signed request
+        /// and any session token travel in clear text.
+        #[arg(long)]
+        allow_insecure_http: bool,
     },
     /// Print the signature headers for a request, so any HTTP tool can send it.
     Sign {
@@ -183,7 +187,7 @@ enum Command {
         #[arg(long, default_value_t = 60)]
         window: u64,
         /// Scheme for an origin-form request target (`GET /path` + `Host`).
-        #[arg(long, default_value = "https")]
+        #[arg(long, default_value = "https", value_parser = ["http", "https"])]
         scheme: String,
     },
     /// Run the demo resource: `/data` needs a person's approval.
@@ -254,7 +258,7 @@ struct StoreArgs {
 /// One line of error plus a hint, and the documented exit code.
 struct Failure {
     message: String,
-    hint: Option<&'static str>,
+    hint: Option<String>,
     code: u8,
     /// Nothing to say (standard output was closed by its reader).
     quiet: bool,
@@ -283,8 +287,8 @@ impl Failure {
         }
     }
 
-    fn hint(mut self, hint: &'static str) -> Self {
-        self.hint = Some(hint);
+    fn hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
         self
     }
 }
@@ -296,8 +300,9 @@ impl From<AAuthError> for Failure {
             AAuthError::Expired | AAuthError::Timeout(_) => Failure::new(e, 4)
                 .hint("run the command again and approve within the time limit (--timeout)"),
             AAuthError::Gone { .. } => Failure::new(e, 4).hint("start over with a new request"),
-            AAuthError::Signature { .. } => Failure::new(e, 5)
-                .hint("check the machine's clock and that the resource accepts this key type"),
+            AAuthError::Signature { .. } => signature_failure(&e),
+            AAuthError::InsecureTransport(_) => Failure::new(e, 1)
+                .hint("plain http is for loopback hosts; use https (or --allow-insecure-http)"),
             AAuthError::Http(inner) => http_failure(inner),
             AAuthError::Cancelled => Failure::new(e, 130),
             AAuthError::CrossOriginLocation(_) => {
@@ -322,6 +327,115 @@ impl From<AAuthError> for Failure {
     }
 }
 
+/// Longest text from the resource quoted in an error line.
+const QUOTE_LIMIT: usize = 200;
+
+/// `s` cut to [`QUOTE_LIMIT`] characters.
+fn quote(s: &str) -> String {
+    match s.char_indices().nth(QUOTE_LIMIT) {
+        None => s.to_owned(),
+        Some((at, _)) => format!("{}…", &s[..at]),
+    }
+}
+
+/// A `401` with `Signature-Error`: exit 5, the resource's own words (problem `detail`), and a
+/// hint that depends on the code.
+fn signature_failure(e: &AAuthError) -> Failure {
+    use aauth_wire::signature_error::SignatureErrorCode as C;
+    let AAuthError::Signature {
+        code,
+        required_input,
+        detail,
+        accept_schemes,
+        accept_algs,
+    } = e
+    else {
+        return Failure::new(e, 5);
+    };
+    let mut message = e.to_string();
+    if let Some(d) = detail {
+        message.push_str(&format!(" — the resource says: {}", quote(d)));
+    }
+    let said = |v: &Option<String>| {
+        v.as_deref()
+            .map(|v| format!("it accepts {}", quote(v)))
+            .unwrap_or_else(|| "it did not say what it accepts".into())
+    };
+    let hint = match code {
+        C::InvalidSignature => "the signature did not verify there: check the machine's clock \
+            (`created` must be inside the resource's window) and that the URL's host and port are \
+            the resource's own origin (the signature covers @authority: 127.0.0.1 and localhost \
+            differ)"
+            .to_owned(),
+        C::InvalidInput => match required_input {
+            Some(r) if !r.is_empty() => format!(
+                "the resource requires the signature to cover: {}; headers among them must be \
+                 in the request (-H 'Name: value')",
+                quote(&r.join(" "))
+            ),
+            _ => "the resource wants more components covered (see -v)".to_owned(),
+        },
+        C::UnsupportedScheme => format!(
+            "the resource does not take `hwk` signatures, the scheme aauth signs with; {}",
+            said(accept_schemes)
+        ),
+        C::UnsupportedAlgorithm => format!(
+            "the resource does not take this key's algorithm; {} (`aauth keygen --alg ed25519` \
+             or `--alg es256`)",
+            said(accept_algs)
+        ),
+        C::InvalidKey => "the resource could not use the public key in Signature-Key; make a \
+            new one with `aauth keygen`"
+            .to_owned(),
+        C::InvalidRequest => "the signature headers were missing or malformed when they \
+            arrived; does a proxy strip Signature, Signature-Input or Signature-Key?"
+            .to_owned(),
+        C::ClockSkew => {
+            "check the machine's clock: `created` must be close to the resource's time".to_owned()
+        }
+        C::UnknownKey
+        | C::IssuerMissing
+        | C::IssuerMismatch
+        | C::InvalidJwt
+        | C::ExpiredJwt
+        | C::CacheMiss
+        | C::RevokedJwt => "the resource wants an agent token (scheme jwt), which `aauth fetch` \
+            does not send"
+            .to_owned(),
+        _ => "check the machine's clock and that the resource accepts this key type".to_owned(),
+    };
+    Failure::new(message, 5).hint(hint)
+}
+
+/// After an `invalid_signature`: when the resource's metadata names another origin than the
+/// URL's (`localhost` vs `127.0.0.1`), say so; the signature covers `@authority`.
+async fn authority_hint(url: &url::Url, max_time: u64) -> Option<String> {
+    let origin = aauth_agent::origin_of(url);
+    let md_url = url.join(aauth_agent::metadata::WELL_KNOWN_PATH).ok()?;
+    let limit = if max_time == 0 { 5 } else { max_time.min(5) };
+    let client = http_client(limit).ok()?;
+    let resp = client.get(md_url).send().await.ok()?;
+    if !resp.status().is_success() {
+        return None;
+    }
+    let body = resp.bytes().await.ok()?;
+    if body.len() > 64 * 1024 {
+        return None;
+    }
+    let doc: serde_json::Value = serde_json::from_slice(&body).ok()?;
+    let issuer = doc.get("issuer")?.as_str()?.trim_end_matches('/');
+    let parsed = url::Url::parse(issuer).ok()?;
+    (aauth_agent::origin_of(&parsed) != origin).then(|| {
+        format!(
+            "the resource says its origin is {} but the URL is for {origin}; the signature covers \
+             @authority, so use {}{}",
+            quote(issuer),
+            quote(issuer),
+            quote(url.path())
+        )
+    })
+}
+
 /// A failed HTTP exchange, with its causes (reqwest's own message omits them): a timeout is
 /// exit 4, anything else exit 1.
 fn http_failure(e: &reqwest::Error) -> Failure {
@@ -335,6 +449,11 @@ fn http_failure(e: &reqwest::Error) -> Failure {
     if e.is_timeout() {
         Failure::new(message, 4)
             .hint("the resource did not answer in time; raise --max-time (0: no limit)")
+    } else if message.to_ascii_lowercase().contains("certificate") {
+        Failure::new(message, 1).hint(
+            "the resource's TLS certificate was not accepted (unknown issuer, another host \
+             name, or expired); use the host name the certificate is for, or install its CA",
+        )
     } else {
         Failure::new(message, 1).hint("is the resource running and reachable?")
     }
@@ -349,10 +468,12 @@ fn main() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
         }
     };
+    // Without --debug only this project's warnings are logged: a library's own ERROR lines
+    // (rustls on a bad certificate) would repeat the one-line error in another form.
     let filter = if cli.debug {
         "info,aauth=debug"
     } else {
-        "warn"
+        "off,aauth=warn"
     };
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -360,6 +481,8 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(filter)),
         )
         .with_writer(std::io::stderr)
+        // Colours only on a terminal: a log file gets plain text.
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
     let rt = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
@@ -375,7 +498,8 @@ fn main() -> ExitCode {
                 // One line: newlines in server-chosen text are escaped too.
                 errln!("error: {}", term::escape_controls(&f.message, false));
                 if let Some(h) = f.hint {
-                    errln!("hint: {h}");
+                    // Hints may quote the resource (what it accepts): one line, escaped.
+                    errln!("hint: {}", term::escape_controls(&h, false));
                 }
             }
             ExitCode::from(f.code)
@@ -440,6 +564,7 @@ async fn run(command: Command) -> Result<(), Failure> {
             no_qr,
             sessions,
             no_sessions,
+            allow_insecure_http,
         } => {
             let sessions = if no_sessions {
                 None
@@ -455,6 +580,7 @@ async fn run(command: Command) -> Result<(), Failure> {
                 open,
                 qr: !no_qr,
                 sessions,
+                allow_insecure_http,
             };
             fetch(req, opts).await
         }
@@ -545,6 +671,43 @@ fn read_data(data: &str) -> Result<Vec<u8>, Failure> {
     }
 }
 
+/// The request URL of `fetch` and `sign`, checked before anything else: an absolute `http` or
+/// `https` URL with a host (usage error, exit 2, otherwise).
+fn request_url(raw: &str) -> Result<url::Url, Failure> {
+    let shown = quote(raw);
+    let url = url::Url::parse(raw).map_err(|e| {
+        Failure::new(format!("invalid URL {shown:?}: {e}"), 2)
+            .hint("give an absolute URL, e.g. https://resource.example/data")
+    })?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err(Failure::new(
+            format!("unsupported URL {shown:?}: only http and https URLs"),
+            2,
+        )
+        .hint("give an absolute URL, e.g. https://resource.example/data"));
+    }
+    Ok(url)
+}
+
+/// `fetch` sends nothing over plain `http` to a host that is not a loopback address unless
+/// `--allow-insecure-http` says so (usage error, exit 2).
+fn check_transport(url: &url::Url, allow_insecure_http: bool) -> Result<(), Failure> {
+    if url.scheme() == "http" && !allow_insecure_http && !aauth_agent::flow::is_loopback(url) {
+        return Err(Failure::new(
+            format!(
+                "refusing plain http to {}: only loopback hosts (127.0.0.1, ::1, localhost) may use http",
+                url.host_str().unwrap_or_default()
+            ),
+            2,
+        )
+        .hint(
+            "use https, or pass --allow-insecure-http to send the signed request (and any \
+             session token) in clear text",
+        ));
+    }
+    Ok(())
+}
+
 /// Builds the request from curl-style arguments.
 fn build_request(
     client: &AAuthClient,
@@ -552,8 +715,7 @@ fn build_request(
 ) -> Result<aauth_agent::RequestBuilder, Failure> {
     let method = http::Method::from_bytes(req.method.to_ascii_uppercase().as_bytes())
         .map_err(|_| Failure::new(format!("invalid method {:?}", req.method), 2))?;
-    let url = url::Url::parse(&req.url)
-        .map_err(|e| Failure::new(format!("invalid URL {:?}: {e}", req.url), 2))?;
+    let url = request_url(&req.url)?;
     let mut builder = client.request(method, url.as_str());
     for h in &req.headers {
         let Some((name, value)) = h.split_once(':') else {
@@ -584,6 +746,7 @@ struct FetchOptions {
     open: bool,
     qr: bool,
     sessions: Option<PathBuf>,
+    allow_insecure_http: bool,
 }
 
 /// The waiting-for-a-person display: URL, code, QR code, spinner with elapsed time.
@@ -737,17 +900,33 @@ fn http_client(max_time: u64) -> Result<reqwest::Client, Failure> {
 
 type Show = Arc<dyn Fn(InteractionPrompt) + Send + Sync>;
 
-fn interactive_client(
-    key: AgentKey,
+/// How `fetch` and `demo` set up their client.
+struct ClientSetup<'a> {
+    /// Seconds to wait for the person's decision.
     timeout: u64,
+    /// `--max-time`.
     max_time: u64,
     verbose: bool,
+    sessions: Option<&'a Path>,
+    allow_insecure_http: bool,
+}
+
+fn interactive_client(
+    key: AgentKey,
+    setup: ClientSetup<'_>,
     ui: WaitUi,
     show: Show,
-    sessions: Option<&Path>,
 ) -> Result<AAuthClient, Failure> {
+    let ClientSetup {
+        timeout,
+        max_time,
+        verbose,
+        sessions,
+        allow_insecure_http,
+    } = setup;
     let mut builder = key
         .builder()
+        .allow_insecure_http(allow_insecure_http)
         .http_client(http_client(max_time)?)
         .on_event(move |e| {
             if verbose {
@@ -788,6 +967,8 @@ fn cancel_on_ctrl_c() -> CancellationToken {
 }
 
 async fn fetch(req: RequestArgs, opts: FetchOptions) -> Result<(), Failure> {
+    let url = request_url(&req.url)?;
+    check_transport(&url, opts.allow_insecure_http)?;
     let key = AgentKey::new(load_key(&req.key)?, !req.one_key_for_all_origins);
     if let Some(note) = key.es256_note(opts.sessions.is_some()) {
         errln!("{note}");
@@ -797,17 +978,34 @@ async fn fetch(req: RequestArgs, opts: FetchOptions) -> Result<(), Failure> {
     let (qr, open) = (opts.qr, opts.open);
     let client = interactive_client(
         key,
-        opts.timeout,
-        opts.max_time,
-        opts.verbose,
+        ClientSetup {
+            timeout: opts.timeout,
+            max_time: opts.max_time,
+            verbose: opts.verbose,
+            sessions: opts.sessions.as_deref(),
+            allow_insecure_http: opts.allow_insecure_http,
+        },
         ui.clone(),
         Arc::new(move |p| show_ui.show(&p, qr, open)),
-        opts.sessions.as_deref(),
     )?;
     let builder = build_request(&client, &req)?.cancel_on(cancel_on_ctrl_c());
     let result = builder.send().await;
     ui.done();
-    let resp = result?;
+    let resp = match result {
+        Err(
+            e @ AAuthError::Signature {
+                code: aauth_wire::signature_error::SignatureErrorCode::InvalidSignature,
+                ..
+            },
+        ) => {
+            let mut f = Failure::from(e);
+            if let Some(h) = authority_hint(&url, opts.max_time).await {
+                f = f.hint(h);
+            }
+            return Err(f);
+        }
+        r => r?,
+    };
     let tty = std::io::stdout().is_terminal();
     print_response(resp, opts.include, opts.json, tty).await
 }
@@ -901,6 +1099,7 @@ async fn print_response(
 }
 
 async fn sign(req: RequestArgs, json: bool, verbose: bool) -> Result<(), Failure> {
+    request_url(&req.url)?;
     let key = AgentKey::new(load_key(&req.key)?, !req.one_key_for_all_origins);
     // No metadata fetch: `sign` works offline.
     let client = key
@@ -953,8 +1152,15 @@ async fn sign(req: RequestArgs, json: bool, verbose: bool) -> Result<(), Failure
 
 fn verify_cmd(file: &Path, now: Option<u64>, window: u64, scheme: &str) -> Result<(), Failure> {
     let text = read_capture(file)?;
-    let captured = verify::parse_capture(&text, scheme)
-        .map_err(|e| Failure::new(e, 2).hint("give raw HTTP or JSON {method, url, headers}"))?;
+    let captured = verify::parse_capture(&text, scheme).map_err(|e| {
+        if verify::is_json(&text) {
+            Failure::new(e, 2).hint(
+                "a JSON capture is {\"method\", \"url\", \"headers\": {name: value}, \"body\"}",
+            )
+        } else {
+            Failure::new(e, 2).hint("give raw HTTP or JSON {method, url, headers, body}")
+        }
+    })?;
     let now = now.unwrap_or_else(|| {
         SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
@@ -971,8 +1177,13 @@ fn verify_cmd(file: &Path, now: Option<u64>, window: u64, scheme: &str) -> Resul
     } else {
         Err(Failure::new(
             format!(
-                "signature invalid: {}",
-                verdict.signature_error.as_deref().unwrap_or("unknown")
+                "signature invalid: {}{}",
+                verdict.signature_error.as_deref().unwrap_or("unknown"),
+                verdict
+                    .detail
+                    .as_deref()
+                    .map(|d| format!(" ({})", quote(d)))
+                    .unwrap_or_default()
             ),
             5,
         ))
@@ -1085,6 +1296,22 @@ async fn serve(
         },
         None => demo_resource::demo_login().clone(),
     };
+    // The admin address is checked and bound before anything starts or is printed: a bad
+    // one is a usage error (2), a busy one the same error as a busy --listen (1).
+    let admin_listener = match admin_listen {
+        Some(a) => Some(aauth_cli::admin::bind(a).await.map_err(|e| {
+            let f = Failure::new(format!("--admin-listen {a}: {e}"), 1);
+            match e.kind() {
+                std::io::ErrorKind::InvalidInput => Failure { code: 2, ..f }
+                    .hint("give a loopback address, e.g. --admin-listen 127.0.0.1:8081"),
+                std::io::ErrorKind::AddrInUse => {
+                    f.hint("is the port free? try --admin-listen 127.0.0.1:0")
+                }
+                _ => f,
+            }
+        })?),
+        None => None,
+    };
     let opts = demo_resource::DemoOptions {
         login: Some(login.clone()),
         stores: open_stores(&store).await?,
@@ -1120,11 +1347,10 @@ async fn serve(
             login.password
         );
     }
-    let admin = match admin_listen {
-        Some(a) => {
-            let (bound, handle) = aauth_cli::admin::spawn(a, resource.clone())
-                .await
-                .map_err(|e| Failure::new(format!("--admin-listen {a}: {e}"), 2))?;
+    let admin = match admin_listener {
+        Some(listener) => {
+            let (bound, handle) = aauth_cli::admin::serve_on(listener, resource.clone())
+                .map_err(|e| Failure::new(format!("--admin-listen: {e}"), 1))?;
             sayln!("Admin (revocation) routes on http://{bound}");
             Some(handle)
         }
@@ -1188,12 +1414,15 @@ async fn demo(auto_approve: bool, timeout: u64, open: bool) -> Result<(), Failur
     });
     let client = interactive_client(
         AgentKey::new(key, true),
-        timeout,
-        DEFAULT_MAX_TIME,
-        false,
+        ClientSetup {
+            timeout,
+            max_time: DEFAULT_MAX_TIME,
+            verbose: false,
+            sessions: None,
+            allow_insecure_http: false,
+        },
         ui.clone(),
         show,
-        None,
     )?;
     let url = format!("{}/data", resource.origin());
     outln!("3. Agent: signed GET {url}");

@@ -783,6 +783,373 @@ fn serve_configuration_errors_are_usage_errors_with_their_own_hint() {
         .stderr(contains("port free"));
 }
 
+/// A `sign --json` capture of `POST url` with body `{"a":1}`, as JSON with `body` (or none).
+fn digest_capture(key: &Path, url: &str, body: Option<&str>) -> (String, String) {
+    let out = stdout_of(
+        aauth()
+            .args(["sign", "--json", "-X", "POST", "-d", "{\"a\":1}", "-k"])
+            .arg(key)
+            .arg(url),
+    );
+    let signed: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let mut capture =
+        serde_json::json!({"method": "POST", "url": url, "headers": signed["headers"]});
+    if let Some(b) = body {
+        capture["body"] = b.into();
+    }
+    let created: String = signed["headers"]["signature-input"]
+        .as_str()
+        .unwrap()
+        .split("created=")
+        .nth(1)
+        .unwrap()
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    (capture.to_string(), created)
+}
+
+#[test]
+fn sig_11_verify_checks_the_body_against_a_covered_content_digest() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = keygen(dir.path());
+    let url = "http://127.0.0.1:18080/data";
+    // The signed body: valid, and the verdict says the body was checked.
+    let (good, created) = digest_capture(&key, url, Some("{\"a\":1}"));
+    aauth()
+        .args(["verify", "--now", &created])
+        .write_stdin(good)
+        .assert()
+        .success()
+        .stdout(
+            contains("\"verdict\":\"valid\"")
+                .and(contains("\"content-digest\""))
+                .and(contains("matches the covered Content-Digest")),
+        );
+    // Another body under the same signature: invalid, exit 5, as the resource answers.
+    let (tampered, created) = digest_capture(&key, url, Some("{\"a\":2}"));
+    aauth()
+        .args(["verify", "--now", &created])
+        .write_stdin(tampered)
+        .assert()
+        .code(5)
+        .stdout(
+            contains("\"verdict\":\"invalid\"")
+                .and(contains("\"signature_error\":\"invalid_signature\""))
+                .and(contains("Content-Digest does not match the body")),
+        )
+        .stderr(contains(
+            "signature invalid: invalid_signature (Content-Digest does not match",
+        ));
+    // Covered content-digest, no body in the capture: the empty body does not match.
+    let (bodiless, created) = digest_capture(&key, url, None);
+    aauth()
+        .args(["verify", "--now", &created])
+        .write_stdin(bodiless)
+        .assert()
+        .code(5)
+        .stdout(contains("the capture has no body"));
+    // Raw HTTP: the body after the blank line, cut at Content-Length.
+    let out = stdout_of(
+        aauth()
+            .args(["sign", "--json", "-X", "POST", "-d", "{\"a\":1}", "-k"])
+            .arg(&key)
+            .arg(url),
+    );
+    let signed: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let created = signed["headers"]["signature-input"].as_str().unwrap();
+    let created: String = created
+        .split("created=")
+        .nth(1)
+        .unwrap()
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    let raw = |body: &str| {
+        let mut s =
+            "POST /data HTTP/1.1\r\nHost: 127.0.0.1:18080\r\nContent-Length: 7\r\n".to_owned();
+        for (k, v) in signed["headers"].as_object().unwrap() {
+            s.push_str(&format!("{k}: {}\r\n", v.as_str().unwrap()));
+        }
+        s.push_str("\r\n");
+        s.push_str(body);
+        s
+    };
+    for (body, ok) in [("{\"a\":1}\n", true), ("{\"a\":2}", false)] {
+        let a = aauth()
+            .args(["verify", "--scheme", "http", "--now", &created])
+            .write_stdin(raw(body))
+            .assert();
+        if ok {
+            a.success();
+        } else {
+            a.code(5)
+                .stdout(contains("Content-Digest does not match the body"));
+        }
+    }
+}
+
+#[test]
+fn verify_says_when_a_body_is_not_covered_by_the_signature() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = keygen(dir.path());
+    // No -d: the signature covers no content-digest, yet the capture carries a body.
+    let (capture, created) = signed_capture(&key, "https://resource.example/data", &["-X", "POST"]);
+    aauth()
+        .args(["verify", "--now", &created])
+        .write_stdin(capture.to_string())
+        .assert()
+        .success()
+        .stdout(contains("\"verdict\":\"valid\"").and(contains("not protected")));
+}
+
+#[test]
+fn verify_clips_echoed_input_and_words_json_errors_for_json() {
+    let out = aauth()
+        .arg("verify")
+        .write_stdin("[".repeat(100_000))
+        .assert()
+        .code(2)
+        .get_output()
+        .stderr
+        .clone();
+    assert!(out.len() < 1000, "{} bytes of error", out.len());
+    aauth()
+        .arg("verify")
+        .write_stdin(r#"{"method":"G E T","url":"http://x/","headers":{}}"#)
+        .assert()
+        .code(2)
+        .stderr(
+            contains("method \"G E T\" is not an HTTP method token")
+                .and(contains("request line").not()),
+        );
+    aauth()
+        .arg("verify")
+        .write_stdin(r#"{"method":"GET","url":"http://x/","headers":{"signature":1}}"#)
+        .assert()
+        .code(2)
+        .stderr(contains("must be a string").and(contains("invalid header line").not()));
+    aauth()
+        .arg("verify")
+        .write_stdin("GET / HTTP/1.1\r\nHost: a.example\r\nHost: evil\r\n\r\n")
+        .assert()
+        .code(2)
+        .stderr(contains("more than one Host"));
+    aauth()
+        .args(["verify", "--scheme", "ftp"])
+        .write_stdin("GET / HTTP/1.1\r\nHost: a.example\r\n\r\n")
+        .assert()
+        .code(2);
+}
+
+#[test]
+fn fetch_and_sign_accept_only_http_and_https_urls_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = keygen(dir.path());
+    for url in [
+        "ftp://127.0.0.1/x",
+        "file:///etc/passwd",
+        "mailto:a@b",
+        "http://",
+    ] {
+        for cmd in ["fetch", "sign"] {
+            aauth()
+                .args([cmd, "-k"])
+                .arg(&key)
+                .arg(url)
+                .assert()
+                .code(2)
+                .stdout("")
+                .stderr(
+                    contains("URL")
+                        .and(contains("HTTP request failed").not())
+                        .and(contains("hint:")),
+                );
+        }
+    }
+    aauth()
+        .args(["sign", "-k"])
+        .arg(&key)
+        .arg("ftp://127.0.0.1/x")
+        .assert()
+        .stderr(contains("only http and https URLs"));
+}
+
+#[test]
+fn fetch_refuses_plain_http_to_a_host_that_is_not_loopback() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = keygen(dir.path());
+    aauth()
+        .args(["fetch", "--no-sessions", "-k"])
+        .arg(&key)
+        .arg("http://10.255.255.1/data")
+        .timeout(std::time::Duration::from_secs(30))
+        .assert()
+        .code(2)
+        .stderr(
+            contains("refusing plain http to 10.255.255.1").and(contains("--allow-insecure-http")),
+        );
+    // With the flag it is attempted (and, with nobody there, fails otherwise).
+    aauth()
+        .args([
+            "fetch",
+            "--allow-insecure-http",
+            "--max-time",
+            "1",
+            "--no-sessions",
+            "-k",
+        ])
+        .arg(&key)
+        .arg("http://10.255.255.1/data")
+        .timeout(std::time::Duration::from_secs(60))
+        .assert()
+        .code(predicate::ne(2))
+        .stderr(contains("refusing").not());
+}
+
+#[test]
+fn sig_27_a_401_hint_depends_on_the_signature_error_code_and_shows_the_detail() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = keygen(dir.path());
+    let origin = hostile_server(|path, s| {
+        let (field, extra, detail) = match path {
+            "/input" => (
+                "error=invalid_input, required_input=(\"@method\" \"x-custom\")",
+                "",
+                "x-custom must be covered",
+            ),
+            "/alg" => (
+                "error=unsupported_algorithm",
+                "accept-signature-alg: ES256\r\n",
+                "algorithm not accepted",
+            ),
+            _ => (
+                "error=invalid_signature",
+                "",
+                "signature does not verify\u{1b}[2J",
+            ),
+        };
+        let body = serde_json::json!({"type": "urn:x", "error": "x", "detail": detail}).to_string();
+        send(s, format!("HTTP/1.1 401 Unauthorized\r\nsignature-error: {field}\r\n{extra}content-type: application/problem+json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}", body.len()).as_bytes());
+    });
+    let run = |path: &str| {
+        let out = aauth()
+            .args(["fetch", "--no-sessions", "-k"])
+            .arg(&key)
+            .arg(format!("{origin}{path}"))
+            .assert()
+            .code(5)
+            .get_output()
+            .stderr
+            .clone();
+        String::from_utf8(out).unwrap()
+    };
+    let err = run("/input");
+    assert!(
+        err.contains("the resource says: x-custom must be covered"),
+        "{err}"
+    );
+    assert!(
+        err.contains("hint: the resource requires the signature to cover: @method x-custom"),
+        "{err}"
+    );
+    let err = run("/alg");
+    assert!(
+        err.contains("hint: the resource does not take this key's algorithm; it accepts ES256"),
+        "{err}"
+    );
+    let err = run("/sig");
+    assert!(
+        err.contains("signature does not verify\\u{1b}[2J"),
+        "escaped: {err:?}"
+    );
+    assert!(!err.contains('\u{1b}'), "{err:?}");
+    assert!(err.contains("127.0.0.1 and localhost differ"), "{err}");
+    assert!(!err.contains("accepts this key type"), "{err}");
+}
+
+#[test]
+fn fetch_localhost_against_a_127_0_0_1_resource_names_the_origin_mismatch() {
+    let (mut child, origin) = serve();
+    let dir = tempfile::tempdir().unwrap();
+    let key = keygen(dir.path());
+    let url = format!("{}/data", origin.replace("127.0.0.1", "localhost"));
+    let out = aauth()
+        .args(["fetch", "--no-sessions", "-k"])
+        .arg(&key)
+        .arg(&url)
+        .timeout(std::time::Duration::from_secs(60))
+        .assert()
+        .code(5)
+        .get_output()
+        .stderr
+        .clone();
+    let _ = child.kill();
+    let _ = child.wait();
+    let err = String::from_utf8(out).unwrap();
+    assert!(err.contains("the resource says: "), "{err}");
+    assert!(
+        err.contains(&format!("the resource says its origin is {origin}")),
+        "{err}"
+    );
+}
+
+#[test]
+fn logs_to_a_file_or_pipe_have_no_colour_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = keygen(dir.path());
+    let origin = hostile_server(|_, s| {
+        send(
+            s,
+            b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok",
+        )
+    });
+    let out = aauth()
+        .env("RUST_LOG", "trace")
+        .args(["fetch", "--debug", "--no-sessions", "-k"])
+        .arg(&key)
+        .arg(format!("{origin}/x"))
+        .assert()
+        .success()
+        .get_output()
+        .stderr
+        .clone();
+    let err = String::from_utf8(out).unwrap();
+    assert!(
+        err.contains("TRACE") || err.contains("DEBUG"),
+        "logs were written: {err}"
+    );
+    assert!(!err.contains('\u{1b}'), "no ANSI escapes: {err:?}");
+}
+
+#[test]
+fn serve_checks_admin_listen_before_starting_anything() {
+    // Not loopback: a usage error, and nothing printed on stdout (no banner, no password).
+    aauth()
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--admin-listen",
+            "0.0.0.0:0",
+        ])
+        .timeout(std::time::Duration::from_secs(30))
+        .assert()
+        .code(2)
+        .stdout("")
+        .stderr(contains("loopback"));
+    // Busy: exit 1, like a busy --listen.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    aauth()
+        .args(["serve", "--listen", "127.0.0.1:0", "--admin-listen"])
+        .arg(taken.local_addr().unwrap().to_string())
+        .timeout(std::time::Duration::from_secs(30))
+        .assert()
+        .code(1)
+        .stdout("")
+        .stderr(contains("--admin-listen").and(contains("port free")));
+}
+
 /// The `hwk` thumbprint `aauth sign` shows `url`'s resource (via `verify`).
 fn signed_thumbprint(key: &Path, url: &str, extra: &[&str]) -> String {
     let mut args = vec!["sign", "--json"];
