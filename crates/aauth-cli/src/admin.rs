@@ -158,10 +158,11 @@ pub fn serve_on(
 ) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
     let local = listener.local_addr()?;
     let app = router(resource);
-    let handle = tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, app).await {
-            tracing::error!(error = %e, "admin listener stopped");
-        }
-    });
+    // The same loop as the main listener: request heads must arrive in time.
+    let handle = tokio::spawn(crate::serve_http::serve(
+        listener,
+        app,
+        crate::serve_http::HttpLimits::default(),
+    ));
     Ok((local, handle))
 }
