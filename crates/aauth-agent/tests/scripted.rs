@@ -715,6 +715,36 @@ async fn sig_12_invalid_input_resigns_once_and_is_remembered_per_origin() {
     assert!(covered(&seen[2]).contains("\"content-type\""));
 }
 
+/// ERR-03: the `Signature-Error` header is the machine-readable signal; a problem body that
+/// says something else does not change what the agent does.
+#[tokio::test]
+async fn err_03_the_header_wins_over_a_contradicting_body() {
+    let (origin, script) = resource().await;
+    let h = harness();
+    script.push(
+        reply(401)
+            .h(
+                "signature-error",
+                r#"error=invalid_input, required_input=("content-type")"#,
+            )
+            .h("content-type", "application/problem+json")
+            .body(r#"{"type":"urn:ietf:params:sig-error:invalid_signature","error":"invalid_signature"}"#),
+    );
+    script.push(reply(200).body("done"));
+    let res = h
+        .client
+        .post(format!("{origin}/data"))
+        .header("content-type", "text/plain")
+        .body("x")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.text().await.unwrap(), "done");
+    let seen = script.seen();
+    assert_eq!(seen.len(), 2, "re-signed as invalid_input asks");
+    assert!(covered(&seen[1]).contains("\"content-type\""));
+}
+
 #[tokio::test]
 async fn sig_12_a_second_invalid_input_is_not_retried_again() {
     let (origin, script) = resource().await;
