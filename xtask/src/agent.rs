@@ -285,10 +285,64 @@ pub async fn run(cmd: Vec<String>) -> Result<Report, String> {
     };
     println!("agent command: {}", cmd.join(" "));
     let mut r = Report::default();
-    approve(&mut r, &run_scenario(Scenario::Approve, &cmd, &key).await?);
-    gone(&mut r, &run_scenario(Scenario::Gone, &cmd, &key).await?);
-    denied(&mut r, &run_scenario(Scenario::Denied, &cmd, &key).await?);
+    let approved = run_scenario(Scenario::Approve, &cmd, &key).await?;
+    approve(&mut r, &approved);
+    let gone_run = run_scenario(Scenario::Gone, &cmd, &key).await?;
+    gone(&mut r, &gone_run);
+    let denied_run = run_scenario(Scenario::Denied, &cmd, &key).await?;
+    denied(&mut r, &denied_run);
+    per_origin_keys(&mut r, &[&approved, &gone_run, &denied_run]);
     Ok(r)
+}
+
+/// SK-25: a pseudonymous (`hwk`) agent uses one key per server. Each scenario's script listens
+/// on its own port, so each run is another origin: the key must stay the same within a run and
+/// differ between runs. An agent that signs with another scheme is identified anyway (skip).
+fn per_origin_keys(r: &mut Report, runs: &[&Run]) {
+    const CASE: &str = "hwk: one key per origin, never the same key at two origins";
+    let mut per_run: Vec<(SocketAddr, std::collections::BTreeSet<String>)> = Vec::new();
+    for run in runs {
+        let recs = signed(run);
+        let hwk = recs.iter().all(|x| {
+            x.headers
+                .get("signature-key")
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.contains("=hwk"))
+        });
+        if recs.is_empty() || !hwk {
+            r.skip(
+                "SK-25",
+                "MUST",
+                CASE,
+                format!(
+                    "the run on {} did not sign every request with hwk",
+                    run.addr
+                ),
+            );
+            return;
+        }
+        let thumbs = recs
+            .iter()
+            .filter_map(|x| verify(x, run.addr).ok())
+            .collect();
+        per_run.push((run.addr, thumbs));
+    }
+    let result = (|| {
+        for (addr, thumbs) in &per_run {
+            if thumbs.len() != 1 {
+                return Err(format!("{} keys at {addr}", thumbs.len()));
+            }
+        }
+        for (i, (a, ta)) in per_run.iter().enumerate() {
+            for (b, tb) in &per_run[i + 1..] {
+                if ta == tb {
+                    return Err(format!("the same key at {a} and {b}"));
+                }
+            }
+        }
+        Ok(format!("{} origins, {} keys", per_run.len(), per_run.len()))
+    })();
+    r.record("SK-25", "MUST", CASE, result);
 }
 
 /// The requests to the protected resource and its pending URL: unsigned metadata fetches
