@@ -271,13 +271,18 @@ pub async fn run(opts: Options) -> Result<Report, String> {
                 None,
                 aauth_cli::demo_resource::DemoOptions {
                     pending_ttl: Some(SHORT_TTL),
+                    // Long enough that a poll sent right after another is measurably too
+                    // early on whole-second clocks (ERR-24).
+                    retry_after: Some(SLOW_RETRY_AFTER),
+                    // The replay cache is a MAY (SIG-19), off on the main instance.
+                    replay_guard: true,
                     ..Default::default()
                 },
             )
             .await
             .map_err(|e| format!("starting aauth serve --pending-ttl {SHORT_TTL}: {e}"))?;
             println!(
-                "started a second instance (aauth serve --pending-ttl {SHORT_TTL}) at http://{addr2} for ERR-22/IC-10"
+                "started a second instance (aauth serve --pending-ttl {SHORT_TTL} --retry-after {SLOW_RETRY_AFTER} --replay-guard) at http://{addr2} for ERR-22/IC-10/ERR-24/SIG-19"
             );
             let u2 = url::Url::parse(&format!("{}/data", short_resource.origin()))
                 .map_err(|e| e.to_string())?;
@@ -297,6 +302,15 @@ pub async fn run(opts: Options) -> Result<Report, String> {
     };
     let mut r = Report::default();
     // Start the requests that are left to expire first, so the wait overlaps the other checks.
+    // ERR-24 runs beside the other checks too: on the short-lived instance (whose Retry-After
+    // is long enough to poll measurably early), else on the target itself.
+    let variant = Target {
+        url: short
+            .as_ref()
+            .map_or_else(|| t.url.clone(), |(u, _)| u.clone()),
+        ..t.clone()
+    };
+    let slow = tokio::spawn(slow_down_probe(variant.clone()));
     let expiry = match short {
         Some((url, ttl)) => {
             let st = Target { url, ..t.clone() };
@@ -311,6 +325,17 @@ pub async fn run(opts: Options) -> Result<Report, String> {
     sessions(&t, &mut r).await?;
     signatures(&t, &mut r, &opts).await?;
     keys(&t, &mut r).await?;
+    replay(&variant, &mut r).await?;
+    match slow.await {
+        Ok(Ok(row)) => r.record(SLOW_ROW.0, SLOW_ROW.1, SLOW_ROW.2, row),
+        Ok(Err(why)) => r.skip(SLOW_ROW.0, SLOW_ROW.1, SLOW_ROW.2, why),
+        Err(e) => r.record(
+            SLOW_ROW.0,
+            SLOW_ROW.1,
+            SLOW_ROW.2,
+            Err(format!("probe failed: {e}")),
+        ),
+    }
     match expiry {
         Some(Ok(probe)) => finish_expiry(probe, &mut r).await?,
         Some(Err(e)) => expiry_skipped(&mut r, &format!("no pending request to let expire: {e}")),
@@ -646,25 +671,6 @@ async fn two_party(t: &Target, r: &mut Report, _o: &Options) -> Result<(), Strin
             Ok(stolen.summary())
         },
     );
-
-    // ERR-24: a resource that rate-limits polls says slow_down.
-    let fast = t.get(&key, Spec::get(&p.location)).await?;
-    p.last = Instant::now();
-    if fast.status == StatusCode::TOO_MANY_REQUESTS {
-        r.record(
-            "ERR-24",
-            "implied",
-            "poll faster than Retry-After → 429 slow_down",
-            problem(&fast, "slow_down"),
-        );
-    } else {
-        r.skip(
-            "ERR-24",
-            "implied",
-            "poll faster than Retry-After → 429 slow_down",
-            format!("no rate limit on polls (answered {})", fast.summary()),
-        );
-    }
 
     // POLL-11: DELETE withdraws; afterwards 410.
     let del = t
@@ -1118,6 +1124,60 @@ async fn long_poll(t: &Target, r: &mut Report) -> Result<(), String> {
         },
     );
     Ok(())
+}
+
+/// The `Retry-After` of our second instance: with a one-second slack for whole-second
+/// clocks, a resource can only call a poll early when the interval is at least 3 s.
+const SLOW_RETRY_AFTER: u64 = 3;
+
+const SLOW_ROW: (&str, &str, &str) = (
+    "ERR-24",
+    "implied",
+    "poll again right after a poll (before Retry-After) → 429 slow_down, a longer Retry-After",
+);
+
+/// ERR-24 (and POLL-04's resource side): a pending request is polled once on time and then
+/// at once again. `Ok(row)` is the check's result; `Err(why)` means it cannot be judged
+/// here (a Retry-After too short to poll measurably early, or no pending request).
+async fn slow_down_probe(t: Target) -> Result<Result<String, String>, String> {
+    let key = fresh_key(Algorithm::Ed25519)?;
+    let mut p = t
+        .start(&key)
+        .await
+        .map_err(|e| format!("no pending request: {e}"))?;
+    if p.retry < SLOW_RETRY_AFTER {
+        return Err(format!(
+            "Retry-After is {} s: too short to poll measurably early on whole-second clocks (needs {SLOW_RETRY_AFTER} s or more)",
+            p.retry
+        ));
+    }
+    let asked = p.retry;
+    let on_time = t.poll(&key, &mut p).await?;
+    if on_time.status != StatusCode::ACCEPTED {
+        return Err(format!(
+            "the on-time poll was not answered 202 ({})",
+            on_time.summary()
+        ));
+    }
+    let early = t.get(&key, Spec::get(&p.location)).await?;
+    if early.status != StatusCode::TOO_MANY_REQUESTS {
+        return Ok(Err(format!(
+            "an immediate second poll (Retry-After {asked}) answered {}",
+            early.summary()
+        )));
+    }
+    Ok(problem(&early, "slow_down").and_then(|ok| {
+        match early
+            .header("retry-after")
+            .and_then(|v| v.parse::<u64>().ok())
+        {
+            Some(ra) if ra > asked => Ok(format!("{ok}, Retry-After {ra}")),
+            Some(ra) => Err(format!(
+                "{ok} but Retry-After {ra} is not longer than {asked}"
+            )),
+            None => Ok(format!("{ok} (no Retry-After)")),
+        }
+    }))
 }
 
 /// Requests left to expire on a target with a known, short pending lifetime.
@@ -1777,28 +1837,58 @@ async fn signatures(t: &Target, r: &mut Report, o: &Options) -> Result<(), Strin
             .expect_401(&[C::InvalidSignature, C::InvalidInput]),
     );
 
-    // SIG-19: replay of an identical signed request (MAY: replay cache).
-    let s = raw::sign(&ed, &Spec::get(u))?;
-    let first = send(&t.http, &s).await?;
-    let second = send(&t.http, &s).await?;
-    if first.expect_accepted().is_ok() && second.status == StatusCode::UNAUTHORIZED {
-        r.push(
-            "SIG-19",
-            "MAY",
-            "identical request replayed in the window",
-            Outcome::Pass,
-            format!("replay refused: {}", second.summary()),
-        );
-    } else {
+    Ok(())
+}
+
+/// SIG-19 (MAY): a state-changing request replayed verbatim within the window is refused by
+/// a resource that keeps a replay cache; a fresh signature over the same request is not.
+async fn replay(t: &Target, r: &mut Report) -> Result<(), String> {
+    const CASE: &str =
+        "identical POST replayed in the window → 401; a fresh signature is not a replay";
+    let key = fresh_key(Algorithm::Ed25519)?;
+    let post = || {
+        let mut s = Spec::get(&t.url);
+        s.method = Method::POST;
+        s
+    };
+    let signed = raw::sign(&key, &post())?;
+    let first = send(&t.http, &signed).await?;
+    let replayed = send(&t.http, &signed).await?;
+    if let Err(e) = first.expect_accepted() {
+        r.record("SIG-19", "MAY", CASE, Err(format!("the first POST: {e}")));
+    } else if replayed.status != StatusCode::UNAUTHORIZED {
         r.skip(
             "SIG-19",
             "MAY",
-            "identical request replayed in the window",
+            CASE,
             format!(
-                "no replay cache for GET (first {}, replay {})",
+                "no replay cache at {} (first {}, replay {})",
+                t.url,
                 first.status.as_u16(),
-                second.status.as_u16()
+                replayed.status.as_u16()
             ),
+        );
+    } else {
+        // Ed25519 is deterministic: within the same second only a nonce makes the
+        // legitimate second request differ from the replay.
+        let mut fresh = post();
+        fresh.params.push("nonce=\"sig19-second\"".to_owned());
+        let again = t.get(&key, fresh).await?;
+        r.record(
+            "SIG-19",
+            "MAY",
+            CASE,
+            replayed.sig_error().and_then(|e| {
+                again
+                    .expect_accepted()
+                    .map(|_| {
+                        format!(
+                            "replay refused ({}), re-signed POST accepted",
+                            e.code.as_str()
+                        )
+                    })
+                    .map_err(|err| format!("a freshly signed POST was refused too: {err}"))
+            }),
         );
     }
     Ok(())

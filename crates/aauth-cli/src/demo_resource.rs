@@ -87,6 +87,9 @@ pub struct DemoOptions {
     /// Lifetime of a pending request and its interaction code, in seconds (at least 10);
     /// `None`: aauth-axum's default (600 s).
     pub pending_ttl: Option<u64>,
+    /// The `Retry-After` sent on `202`, in seconds (at least 1); `None`: 1 s, so the demo
+    /// flow is quick.
+    pub retry_after: Option<u64>,
 }
 
 /// Builds the demo resource for an origin on a loopback address.
@@ -111,7 +114,7 @@ pub fn resource_with(
         .accept_hwk()
         .allow_insecure_loopback()
         .authenticator(Arc::new(authenticator))
-        .retry_after(1);
+        .retry_after(opts.retry_after.unwrap_or(1).max(1));
     if opts.accept_jwt {
         builder = builder.accept_jwt();
         if let Some(resolver) = &opts.key_resolver {

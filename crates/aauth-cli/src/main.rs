@@ -214,6 +214,10 @@ enum Command {
         /// Seconds a pending request and its interaction code live (at least 10).
         #[arg(long, default_value_t = 600, value_parser = clap::value_parser!(u64).range(10..))]
         pending_ttl: u64,
+        /// Seconds an agent is told to wait between polls (`Retry-After` on `202`); a poll
+        /// that comes sooner than that, less one second of slack, is answered `429 slow_down`.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=3600))]
+        retry_after: u64,
     },
     /// Run resource and agent together and walk the two-party flow end to end.
     Demo {
@@ -599,10 +603,12 @@ async fn run(command: Command) -> Result<(), Failure> {
             admin_listen,
             accept_jwt,
             pending_ttl,
+            retry_after,
         } => {
             let more = ServeMore {
                 accept_jwt,
                 pending_ttl,
+                retry_after,
             };
             serve(listen, public_url, store, demo_password, admin_listen, more).await
         }
@@ -1275,6 +1281,7 @@ fn serve_failure(listen: SocketAddr, e: &std::io::Error) -> Failure {
 struct ServeMore {
     accept_jwt: bool,
     pending_ttl: u64,
+    retry_after: u64,
 }
 
 async fn serve(
@@ -1319,6 +1326,7 @@ async fn serve(
         accept_jwt: more.accept_jwt,
         key_resolver: None,
         pending_ttl: Some(more.pending_ttl),
+        retry_after: Some(more.retry_after),
     };
     let (addr, resource, handle) = demo_resource::spawn_with(listen, public_url, opts)
         .await

@@ -732,6 +732,13 @@ fn serve_accept_jwt_and_pending_ttl() {
         .assert()
         .code(2)
         .stderr(contains("--pending-ttl"));
+    // Retry-After 0 would invite a busy loop (AMB-12): refused as a usage error.
+    aauth()
+        .args(["serve", "--listen", "127.0.0.1:0", "--retry-after", "0"])
+        .timeout(std::time::Duration::from_secs(30))
+        .assert()
+        .code(2)
+        .stderr(contains("--retry-after"));
     let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("aauth"))
         .args([
             "serve",
@@ -740,6 +747,8 @@ fn serve_accept_jwt_and_pending_ttl() {
             "--accept-jwt",
             "--pending-ttl",
             "10",
+            "--retry-after",
+            "3",
         ])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
