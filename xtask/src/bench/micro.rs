@@ -186,6 +186,9 @@ impl Prepared {
 
 /// `xtask bench --worker count --case … --iters N`: the loop callgrind counts.
 pub fn worker_count(case: &str, iters: u64) -> Result<(), String> {
+    if case == super::stack::CASE {
+        return super::stack::worker(iters);
+    }
     let (op, shape) = parse_case(case)?;
     let p = Prepared::new(op, &shape)?;
     for _ in 0..iters {
@@ -348,6 +351,7 @@ fn instruction_rows(
         case(Op::Sign, &es),
         case(Op::RawSign, &es),
         case(Op::HyperVerify, &ed),
+        super::stack::CASE.to_owned(),
     ];
     let scaling_components = [0usize, 4, 12, 28];
     let scaling_bytes = [1024usize, 4096, 16384];
@@ -408,6 +412,24 @@ fn instruction_rows(
                 );
             }
         }
+    }
+    if let (Some(s), Some(b)) = (
+        got.get(super::stack::CASE).copied(),
+        get(Op::RawVerify, &ed),
+    ) {
+        rows.push(
+            Row::new(
+                "1 cost",
+                "request through the demo router in process (verify, session, handler) / ring raw verify (instructions)",
+                "ratio-instr",
+            )
+            .value(s / b)
+            .note(format!(
+                "{:.0}k vs {:.0}k instr/op; no socket, no HTTP/1 codec",
+                s / 1000.0,
+                b / 1000.0
+            )),
+        );
     }
     if let (Some(h), Some(o)) = (get(Op::HyperVerify, &ed), get(Op::Verify, &ed)) {
         rows.push(

@@ -15,6 +15,7 @@ mod memory;
 mod micro;
 mod peers;
 mod redis_server;
+mod stack;
 mod stats;
 mod throughput;
 
