@@ -148,7 +148,7 @@ async fn rm_13_after_a_terminal_answer_the_pending_url_is_gone() {
 }
 
 #[tokio::test]
-async fn err_20_sig_28_denial_is_403_denied_without_signature_headers() {
+async fn err_07_err_20_sig_28_denial_is_403_denied_without_signature_headers() {
     let h = harness();
     let agent = Agent::new();
     let first = h.send(agent.request(Method::GET, "/data", h.now())).await;
@@ -513,7 +513,7 @@ async fn sess_13_two_authorization_lines_are_rejected() {
 }
 
 #[tokio::test]
-async fn sig_18_created_outside_the_window_is_invalid_signature() {
+async fn sig_18_err_06_err_10_created_outside_the_window_is_401_invalid_signature() {
     let h = harness();
     let agent = Agent::new();
     for created in [h.now() - 61, h.now() + 61] {
@@ -528,7 +528,7 @@ async fn sig_18_created_outside_the_window_is_invalid_signature() {
 }
 
 #[tokio::test]
-async fn sig_26_a_request_changed_after_signing_is_invalid_signature() {
+async fn sig_26_err_06_err_10_a_request_changed_after_signing_is_401_invalid_signature() {
     let h = harness();
     let agent = Agent::new();
     // Path changed: signed for /elsewhere, sent to /data.
@@ -546,7 +546,7 @@ async fn sig_26_a_request_changed_after_signing_is_invalid_signature() {
 }
 
 #[tokio::test]
-async fn sig_20_missing_signature_headers_are_invalid_request() {
+async fn sig_20_err_08_missing_signature_headers_are_invalid_request() {
     let h = harness();
     let agent = Agent::new();
     for drop in ["signature", "signature-input", "signature-key"] {
@@ -567,7 +567,7 @@ async fn sig_20_missing_signature_headers_are_invalid_request() {
 }
 
 #[tokio::test]
-async fn sig_23_an_unaccepted_scheme_is_unsupported_scheme_with_the_accepted_list() {
+async fn sig_23_err_11_an_unaccepted_scheme_is_unsupported_scheme_with_the_accepted_list() {
     let h = harness();
     let agent = Agent::new();
     let mut req = agent.request(Method::GET, "/data", h.now());
@@ -590,6 +590,43 @@ async fn amb_32_generic_setting_hides_the_specific_code() {
     let r = h.send(req).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     assert_eq!(sig_error(&r).code, SignatureErrorCode::InvalidSignature);
+    assert!(r.header("accept-signature-scheme").is_none());
+}
+
+#[tokio::test]
+async fn sig_29_sk_29_accept_signature_alg_names_exactly_the_accepted_set_or_nothing() {
+    use aauth_sig::Algorithm;
+    use aauth_wire::signature_error::parse_accept_signature_alg;
+    // An Ed25519 agent at a resource that accepts only ES256.
+    let h = harness_with(|b| b.accept_algorithms([Algorithm::Es256]));
+    let r = h
+        .send(Agent::new().request(Method::GET, "/data", h.now()))
+        .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(sig_error(&r).code, SignatureErrorCode::UnsupportedAlgorithm);
+    let listed = parse_accept_signature_alg(r.header("accept-signature-alg").expect("listed"))
+        .expect("a List of Strings");
+    assert_eq!(listed, ["ES256"], "exactly the accepted set");
+    // SK-29: the metadata document's twin of the header says the same.
+    let md = h
+        .send(
+            http::Request::get("/.well-known/aauth-resource.json")
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
+        .await
+        .json();
+    assert_eq!(md["accept_signature_algs"], serde_json::json!(listed));
+    // With disclosure minimised (AMB-32), the list is left out.
+    let h = harness_with(|b| {
+        b.accept_algorithms([Algorithm::Es256])
+            .generic_signature_errors(true)
+    });
+    let r = h
+        .send(Agent::new().request(Method::GET, "/data", h.now()))
+        .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert!(r.header("accept-signature-alg").is_none());
     assert!(r.header("accept-signature-scheme").is_none());
 }
 

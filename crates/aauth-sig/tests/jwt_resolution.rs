@@ -199,7 +199,7 @@ fn sk_16_checks_before_discovery_never_fetch() {
 }
 
 #[test]
-fn err_17_agt_09_wrong_typ_is_invalid_jwt() {
+fn err_17_agt_09_agt_19_wrong_typ_is_invalid_jwt() {
     let w = world();
     for typ in ["JWT", "aa-person+jwt", "aa-auth+jwt"] {
         let token = w

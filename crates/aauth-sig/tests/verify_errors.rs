@@ -595,7 +595,7 @@ fn sk_12_ec_point_off_curve_is_invalid_key() {
 }
 
 #[test]
-fn sig_03_jwk_without_alg_is_unsupported_algorithm() {
+fn sig_03_sk_07_jwk_without_alg_is_unsupported_algorithm() {
     let mut jwk = common::ed25519_key().public_jwk();
     jwk.alg = None;
     let err = VerifyingKey::from_jwk(&jwk, &KeyPolicy::strict()).unwrap_err();
