@@ -628,6 +628,14 @@ impl Core {
             req.headers_mut()
                 .insert(http::header::AUTHORIZATION, authorization_value(&t));
         }
+        // CAP-02: tell the resource what this agent can carry out. Interaction handling is the
+        // one capability of this client; a caller's own header is left as it is.
+        if self.interaction.is_some() && !req.headers().contains_key(&headers::AAUTH_CAPABILITIES) {
+            req.headers_mut().insert(
+                headers::AAUTH_CAPABILITIES,
+                http::HeaderValue::from_static("interaction"),
+            );
+        }
         self.sign(&mut req)?;
         let method = req.method().clone();
         let url = req.url().clone();

@@ -418,6 +418,30 @@ async fn rm_16_a_202_is_handled_whatever_the_method() {
 }
 
 #[tokio::test]
+async fn cap_02_interaction_capability_is_declared_only_when_handled() {
+    let (origin, script) = resource().await;
+    let h = harness();
+    script.push(reply(200));
+    h.client.get(format!("{origin}/a")).send().await.unwrap();
+    let client = AAuthClient::builder(key()).use_hwk().build().unwrap();
+    script.push(reply(200));
+    client.get(format!("{origin}/b")).send().await.unwrap();
+    let seen = script.seen();
+    assert_eq!(
+        seen[0]
+            .headers
+            .get("aauth-capabilities")
+            .map(|v| v.to_str().unwrap()),
+        Some("interaction"),
+        "a client that handles interaction says so"
+    );
+    assert!(
+        !seen[1].headers.contains_key("aauth-capabilities"),
+        "a client without interaction handling declares nothing"
+    );
+}
+
+#[tokio::test]
 async fn amb_30_cross_origin_location_is_refused_without_polling_or_prompting() {
     let (origin, script) = resource().await;
     let h = harness();

@@ -168,6 +168,7 @@ pub(crate) struct Inner {
     pub refresh_below_percent: u8,
     pub refresh_grace: u64,
     pub generic_signature_errors: bool,
+    pub require_interaction_capability: bool,
     pub invalid_session: InvalidSessionPolicy,
     pub accepted_scheme_names: Vec<String>,
     pub accepted_alg_names: Vec<String>,
@@ -265,6 +266,7 @@ pub struct ResourceBuilder {
     refresh_below_percent: u8,
     refresh_grace: u64,
     generic_signature_errors: bool,
+    require_interaction_capability: bool,
     invalid_session: InvalidSessionPolicy,
     clock: Option<Arc<dyn Fn() -> UnixTime + Send + Sync>>,
     revocations: Option<Arc<dyn RevocationStore>>,
@@ -308,6 +310,7 @@ impl ResourceBuilder {
             refresh_below_percent: 25,
             refresh_grace: 30,
             generic_signature_errors: false,
+            require_interaction_capability: false,
             invalid_session: InvalidSessionPolicy::Restart,
             clock: None,
             revocations: None,
@@ -480,6 +483,16 @@ impl ResourceBuilder {
     /// (AMB-32: the seed's behaviour, and the disclosure-minimising choice).
     pub fn generic_signature_errors(mut self, on: bool) -> Self {
         self.generic_signature_errors = on;
+        self
+    }
+
+    /// What to do when an interaction is needed but the agent did not declare the `interaction`
+    /// capability in `AAuth-Capabilities` (CAP-04, AMB-16). `false` (default): send the `202`
+    /// anyway — a two-party resource has no other path, and agents that predate the header
+    /// still work. `true`: answer `403 denied` instead of starting an interaction the agent
+    /// said it cannot carry out.
+    pub fn require_interaction_capability(mut self, on: bool) -> Self {
+        self.require_interaction_capability = on;
         self
     }
 
@@ -731,6 +744,7 @@ impl ResourceBuilder {
             revocation_path: "/aauth/revoke",
             jwks_path: "/.well-known/jwks.json",
             generic_signature_errors: self.generic_signature_errors,
+            require_interaction_capability: self.require_interaction_capability,
             invalid_session: self.invalid_session,
             accepted_scheme_names: self.schemes.iter().map(|s| s.as_str().to_owned()).collect(),
             accepted_alg_names: self

@@ -26,6 +26,17 @@ pub struct VerifiedAgent {
     pub created: u64,
     /// The covered components, in signed order.
     pub covered: Vec<String>,
+    /// What the agent declared it can handle in `AAuth-Capabilities`, in its order, unknown
+    /// values included (CAP-03: ignored by this crate, an application may know them). Empty
+    /// when the header is absent or malformed: nothing is assumed (CAP-04).
+    pub capabilities: Vec<String>,
+}
+
+impl VerifiedAgent {
+    /// Whether the agent declared `capability` (e.g. `interaction`) in `AAuth-Capabilities`.
+    pub fn declares(&self, capability: &str) -> bool {
+        self.capabilities.iter().any(|c| c == capability)
+    }
 }
 
 /// The session carried by the request, after the layer checked it: `None` when the request had

@@ -144,6 +144,11 @@ impl AAuthResource {
             algorithm: verified.algorithm,
             created: verified.created,
             covered: verified.covered.clone(),
+            // A malformed header declares nothing rather than failing a verified request.
+            capabilities: aauth_wire::capabilities::from_headers(&parts.headers)
+                .ok()
+                .flatten()
+                .unwrap_or_default(),
         };
         span.record("outcome", "verified");
         span.record("jkt", agent.thumbprint.as_str());

@@ -75,6 +75,14 @@ impl AAuthResource {
             path,
             outcome = tracing::field::Empty
         );
+        if self.inner.require_interaction_capability && !agent.declares("interaction") {
+            span.record("outcome", "no_interaction_capability");
+            tracing::info!(target: "aauth::challenge", outcome = "denied", "interaction needed but the agent did not declare the capability");
+            return response::Denied::new(
+                "a person's approval is needed and the agent did not declare the interaction capability",
+            )
+            .into_response();
+        }
         let result = self
             .create_pending(agent, method, path, scope)
             .instrument(span.clone())

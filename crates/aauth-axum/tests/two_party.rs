@@ -630,6 +630,46 @@ async fn sig_29_sk_29_accept_signature_alg_names_exactly_the_accepted_set_or_not
     assert!(r.header("accept-signature-scheme").is_none());
 }
 
+#[tokio::test]
+async fn cap_03_cap_04_amb_16_the_interaction_capability_and_its_setting() {
+    let with_caps = |agent: &Agent, now: u64, caps: Option<&'static str>| {
+        let mut h = HeaderMap::new();
+        if let Some(c) = caps {
+            h.insert("aauth-capabilities", HeaderValue::from_static(c));
+        }
+        agent.request_with(Method::GET, "/data", now, h, None)
+    };
+    // Default (AMB-16): a 202 whether or not the agent declared anything.
+    let h = harness();
+    for caps in [None, Some("interaction"), Some("payment")] {
+        let r = h.send(with_caps(&Agent::new(), h.now(), caps)).await;
+        assert_eq!(r.status, StatusCode::ACCEPTED, "{caps:?}");
+    }
+    // The strict setting: no declared `interaction` (absent, CAP-04; other values only;
+    // malformed) → 403 denied without signature headers and no pending request.
+    let h = harness_with(|b| b.require_interaction_capability(true));
+    for caps in [
+        None,
+        Some("payment, clarification"),
+        Some("\"interaction\""),
+    ] {
+        let r = h.send(with_caps(&Agent::new(), h.now(), caps)).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{caps:?}");
+        assert_eq!(r.json()["error"], "denied", "{caps:?}");
+        assert!(r.header("location").is_none(), "{caps:?}");
+        assert_no_signature_headers(&r);
+    }
+    // CAP-03: unknown values and parameters are ignored, `interaction` still counts.
+    let r = h
+        .send(with_caps(
+            &Agent::new(),
+            h.now(),
+            Some("teleport, interaction;x=1"),
+        ))
+        .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED);
+}
+
 #[test]
 fn rm_04_config_refuses_plain_http_except_on_loopback_in_dev_mode() {
     use aauth_axum::AAuthResource;

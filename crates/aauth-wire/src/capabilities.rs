@@ -33,7 +33,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn amb_16_capabilities_round_trip_and_absence() {
+    fn cap_01_cap_03_amb_16_capabilities_round_trip_and_absence() {
         let v = header_value(&["interaction", "clarification", "payment"]).unwrap();
         assert_eq!(v, "interaction, clarification, payment");
         assert_eq!(
@@ -47,6 +47,11 @@ mod tests {
             HeaderValue::from_static("interaction;v=1"),
         );
         assert_eq!(from_headers(&h).unwrap().unwrap(), ["interaction"]);
+        // CAP-03: unknown values and unknown parameters do not fail the header.
+        assert_eq!(
+            parse("interaction;x=1, teleport").unwrap(),
+            ["interaction", "teleport"]
+        );
         assert!(parse(r#""interaction""#).is_err());
         assert!(header_value(&[]).is_err());
     }
