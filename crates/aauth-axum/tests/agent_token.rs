@@ -180,3 +180,32 @@ async fn sess_07_amb_03_a_session_is_bound_to_the_agent_identity_as_well_as_the_
             .await;
     assert_eq!(ok.status, StatusCode::OK, "{}", ok.text());
 }
+
+#[tokio::test]
+async fn agt_02_agent_identifiers_compare_as_exact_strings() {
+    let w = world();
+    let key = SigningKey::generate(Algorithm::Ed25519).unwrap();
+    let owner = Agent {
+        signer: Signer::jwt(
+            key.clone(),
+            &w.provider.mint(&key, "assistant", w.h.now(), 3600),
+        ),
+    };
+    let token = obtain_token(&w.h, &owner).await;
+    // A `+` suffix (not parsed as "a sub-agent of, so the same"), a trailing dot, a near-miss:
+    // each is another agent, so the session is not theirs even with the same key. (Upper case
+    // is not a valid local part at all, AGT-01.)
+    for local in ["assistant+helper", "assistant.", "assistan7"] {
+        let other = Agent {
+            signer: Signer::jwt(key.clone(), &w.provider.mint(&key, local, w.h.now(), 3600)),
+        };
+        let r =
+            w.h.send(other.with_token(Method::GET, "/data", w.h.now(), &token))
+                .await;
+        assert_eq!(r.status, StatusCode::ACCEPTED, "{local}: {}", r.text());
+    }
+    let ok =
+        w.h.send(owner.with_token(Method::GET, "/data", w.h.now(), &token))
+            .await;
+    assert_eq!(ok.status, StatusCode::OK, "{}", ok.text());
+}
