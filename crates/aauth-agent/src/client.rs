@@ -323,6 +323,8 @@ impl AAuthClientBuilder {
                 install_ring_provider();
                 reqwest::Client::builder()
                     .redirect(reqwest::redirect::Policy::none())
+                    // SIG-35; rustls has no older versions, this keeps it so.
+                    .tls_version_min(reqwest::tls::Version::TLS_1_2)
                     .user_agent(concat!("aauth-agent/", env!("CARGO_PKG_VERSION")))
                     .build()?
             }

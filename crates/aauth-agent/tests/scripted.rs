@@ -1140,3 +1140,22 @@ async fn sk_25_jwt_mode_is_not_pseudonymous_and_keeps_one_key() {
     assert_eq!(key_header(&a_script), key_header(&b_script));
     assert!(key_header(&a_script).to_str().unwrap().contains("jwt"));
 }
+
+#[tokio::test]
+async fn sig_35_the_agent_offers_tls_1_2_or_later_only() {
+    let catcher = aauth_sig::testing::ClientHelloCatcher::start().unwrap();
+    let client = AAuthClient::builder(key()).build().unwrap();
+    let url = format!("https://{}/data", catcher.addr());
+    assert!(
+        client.get(&url).send().await.is_err(),
+        "the catcher hangs up"
+    );
+    let offered = catcher
+        .offered_versions(Duration::from_secs(10))
+        .expect("a ClientHello");
+    assert!(!offered.is_empty());
+    assert!(
+        offered.iter().all(|v| [0x0303, 0x0304].contains(v)),
+        "offered {offered:04x?}"
+    );
+}

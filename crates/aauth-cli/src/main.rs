@@ -892,6 +892,7 @@ fn http_client(max_time: u64) -> Result<reqwest::Client, Failure> {
     let mut connect = Duration::from_secs(CONNECT_TIMEOUT);
     let mut builder = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
+        .tls_version_min(reqwest::tls::Version::TLS_1_2) // SIG-35
         .user_agent(concat!("aauth/", env!("CARGO_PKG_VERSION")));
     if max_time > 0 {
         let total = Duration::from_secs(max_time);

@@ -73,6 +73,8 @@ impl ReqwestFetcher {
         let mut builder = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .https_only(true)
+            // SIG-35; rustls has no older versions, this keeps it so.
+            .tls_version_min(reqwest::tls::Version::TLS_1_2)
             .timeout(self.policy.timeout)
             .resolve(host, addr);
         if let Some(roots) = &self.roots {

@@ -232,3 +232,165 @@ impl TokenRefresher for ProviderRefresher {
         Ok(self.provider.mint(key, &self.local, now, self.lifetime))
     }
 }
+
+/// Catches the TLS ClientHello of the first client that connects to a loopback port, so a
+/// test can check which protocol versions a client offers (SIG-35: TLS 1.2 or later only).
+/// The connection is closed after the first record; the client sees a handshake failure.
+#[derive(Debug)]
+pub struct ClientHelloCatcher {
+    addr: std::net::SocketAddr,
+    hello: std::sync::mpsc::Receiver<Vec<u8>>,
+}
+
+impl ClientHelloCatcher {
+    /// Listens on `127.0.0.1`, any free port.
+    pub fn start() -> std::io::Result<ClientHelloCatcher> {
+        use std::io::Read as _;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+        let addr = listener.local_addr()?;
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let Ok((mut stream, _)) = listener.accept() else {
+                return;
+            };
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 4096];
+            // One TLS record: 5-byte header, then its length.
+            loop {
+                let want = match buf.get(3..5) {
+                    Some(l) => 5 + usize::from(u16::from_be_bytes([l[0], l[1]])),
+                    None => 5,
+                };
+                if buf.len() >= want {
+                    buf.truncate(want);
+                    break;
+                }
+                match stream.read(&mut chunk) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                }
+            }
+            let _ = tx.send(buf);
+        });
+        Ok(ClientHelloCatcher { addr, hello: rx })
+    }
+
+    /// The address to point the client at.
+    pub fn addr(&self) -> std::net::SocketAddr {
+        self.addr
+    }
+
+    /// The versions the ClientHello offers: its `supported_versions` extension when present
+    /// (TLS 1.3 clients), else its legacy `client_version`. `None` when no ClientHello came
+    /// within `timeout` or it does not parse.
+    pub fn offered_versions(&self, timeout: Duration) -> Option<Vec<u16>> {
+        let record = self.hello.recv_timeout(timeout).ok()?;
+        offered_tls_versions(&record)
+    }
+}
+
+/// Parses one TLS handshake record holding a ClientHello (RFC 8446 §4.1.2) down to the
+/// versions it offers; see [`ClientHelloCatcher::offered_versions`].
+pub fn offered_tls_versions(record: &[u8]) -> Option<Vec<u16>> {
+    struct R<'a>(&'a [u8]);
+    impl<'a> R<'a> {
+        fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+            let (a, b) = (self.0.get(..n)?, self.0.get(n..)?);
+            self.0 = b;
+            Some(a)
+        }
+        fn u8(&mut self) -> Option<usize> {
+            self.take(1).map(|b| usize::from(b[0]))
+        }
+        fn u16(&mut self) -> Option<usize> {
+            self.take(2)
+                .map(|b| usize::from(u16::from_be_bytes([b[0], b[1]])))
+        }
+        fn vec8(&mut self) -> Option<&'a [u8]> {
+            let n = self.u8()?;
+            self.take(n)
+        }
+        fn vec16(&mut self) -> Option<&'a [u8]> {
+            let n = self.u16()?;
+            self.take(n)
+        }
+    }
+    let mut r = R(record);
+    // Record header: handshake (22), legacy record version, length.
+    if r.u8()? != 22 {
+        return None;
+    }
+    r.take(2)?;
+    let mut r = R(r.vec16()?);
+    // Handshake header: client_hello (1), 24-bit length.
+    if r.u8()? != 1 {
+        return None;
+    }
+    r.take(3)?;
+    let legacy = r.u16()? as u16;
+    r.take(32)?; // random
+    r.vec8()?; // legacy_session_id
+    r.vec16()?; // cipher_suites
+    r.vec8()?; // legacy_compression_methods
+    let Some(exts) = r.vec16() else {
+        return Some(vec![legacy]);
+    };
+    let mut exts = R(exts);
+    while !exts.0.is_empty() {
+        let kind = exts.u16()?;
+        let body = exts.vec16()?;
+        if kind == 0x002b {
+            let list = R(body).vec8()?;
+            return Some(
+                list.chunks_exact(2)
+                    .map(|v| u16::from_be_bytes([v[0], v[1]]))
+                    .collect(),
+            );
+        }
+    }
+    Some(vec![legacy])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::offered_tls_versions;
+
+    /// A minimal ClientHello: record and handshake headers around `body_tail` (after random).
+    fn hello(legacy: u16, exts: Option<&[u8]>) -> Vec<u8> {
+        let mut body = legacy.to_be_bytes().to_vec();
+        body.extend_from_slice(&[0u8; 32]); // random
+        body.push(0); // session id
+        body.extend_from_slice(&[0, 2, 0x13, 0x01]); // one cipher suite
+        body.extend_from_slice(&[1, 0]); // null compression
+        if let Some(e) = exts {
+            body.extend_from_slice(&(e.len() as u16).to_be_bytes());
+            body.extend_from_slice(e);
+        }
+        let mut hs = vec![1, 0];
+        hs.extend_from_slice(&(body.len() as u16).to_be_bytes());
+        hs.extend_from_slice(&body);
+        let mut rec = vec![22, 3, 1];
+        rec.extend_from_slice(&(hs.len() as u16).to_be_bytes());
+        rec.extend_from_slice(&hs);
+        rec
+    }
+
+    #[test]
+    fn sig_35_the_parser_reports_old_versions_too() {
+        // A TLS 1.0 client without extensions: the helper must see 0x0301 (else the SIG-35
+        // tests that use it could not fail).
+        assert_eq!(
+            offered_tls_versions(&hello(0x0301, None)),
+            Some(vec![0x0301])
+        );
+        // supported_versions (0x002b) listing 1.3, 1.2 and 1.1, after an unrelated extension.
+        let exts = [0, 0x0a, 0, 0, 0, 0x2b, 0, 7, 6, 3, 4, 3, 3, 3, 2];
+        assert_eq!(
+            offered_tls_versions(&hello(0x0303, Some(&exts))),
+            Some(vec![0x0304, 0x0303, 0x0302])
+        );
+        assert_eq!(offered_tls_versions(b"GET / HTTP/1.1\r\n"), None);
+        assert_eq!(offered_tls_versions(&[22, 3, 1, 0, 9, 1]), None);
+    }
+}

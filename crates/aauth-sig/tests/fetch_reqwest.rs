@@ -10,7 +10,7 @@ use std::net::{SocketAddr, TcpListener};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use aauth_sig::testing::AgentProvider;
+use aauth_sig::testing::{AgentProvider, ClientHelloCatcher};
 use aauth_sig::{
     AgentToken, Algorithm, DiscoveryResolver, EgressPolicy, FetchError, Fetcher, HttpsUrl,
     RequestTarget, ReqwestFetcher, SignOptions, Signer, SigningKey, Verifier, VerifierConfig,
@@ -244,4 +244,20 @@ async fn agt_10_agent_token_verified_through_the_real_fetcher() {
     let v = verifier.verify_with(&t(&h), now, &resolver).await.unwrap();
     assert_eq!(v.agent_id(), Some("aauth:assistant@issuer.test"));
     assert_eq!(server.hits.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn sig_35_the_fetcher_offers_tls_1_2_or_later_only() {
+    let catcher = ClientHelloCatcher::start().unwrap();
+    let f = fetcher(EgressPolicy::default().with_host_override("issuer.test", catcher.addr()));
+    // The catcher hangs up after the ClientHello, so the fetch itself fails.
+    assert!(f.get(&url("https://issuer.test/jwks.json")).await.is_err());
+    let offered = catcher
+        .offered_versions(std::time::Duration::from_secs(10))
+        .expect("a ClientHello");
+    assert!(!offered.is_empty());
+    assert!(
+        offered.iter().all(|v| [0x0303, 0x0304].contains(v)),
+        "offered {offered:04x?}"
+    );
 }
