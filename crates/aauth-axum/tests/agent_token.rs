@@ -33,6 +33,13 @@ fn world() -> World {
     }
 }
 
+/// An agent named `local` at the provider, signing with `key`, with a token valid for an hour.
+fn agent_with_key(w: &World, key: &SigningKey, local: &str) -> Agent {
+    Agent {
+        signer: Signer::jwt(key.clone(), &w.provider.mint(key, local, w.h.now(), 3600)),
+    }
+}
+
 fn jwt_agent(w: &World, local: &str, iat: u64, lifetime: u64) -> (Agent, SigningKey) {
     let key = SigningKey::generate(Algorithm::Ed25519).unwrap();
     let token = w.provider.mint(&key, local, iat, lifetime);
@@ -151,20 +158,10 @@ async fn rev_07_a_revoked_agent_token_is_refused() {
 async fn sess_07_amb_03_a_session_is_bound_to_the_agent_identity_as_well_as_the_key() {
     let w = world();
     let key = SigningKey::generate(Algorithm::Ed25519).unwrap();
-    let owner = Agent {
-        signer: Signer::jwt(
-            key.clone(),
-            &w.provider.mint(&key, "assistant", w.h.now(), 3600),
-        ),
-    };
+    let owner = agent_with_key(&w, &key, "assistant");
     let token = obtain_token(&w.h, &owner).await;
     // Same key, but an agent token naming another agent: not the session's agent.
-    let impostor = Agent {
-        signer: Signer::jwt(
-            key.clone(),
-            &w.provider.mint(&key, "other", w.h.now(), 3600),
-        ),
-    };
+    let impostor = agent_with_key(&w, &key, "other");
     let r =
         w.h.send(impostor.with_token(Method::GET, "/data", w.h.now(), &token))
             .await;
@@ -185,20 +182,13 @@ async fn sess_07_amb_03_a_session_is_bound_to_the_agent_identity_as_well_as_the_
 async fn agt_02_agent_identifiers_compare_as_exact_strings() {
     let w = world();
     let key = SigningKey::generate(Algorithm::Ed25519).unwrap();
-    let owner = Agent {
-        signer: Signer::jwt(
-            key.clone(),
-            &w.provider.mint(&key, "assistant", w.h.now(), 3600),
-        ),
-    };
+    let owner = agent_with_key(&w, &key, "assistant");
     let token = obtain_token(&w.h, &owner).await;
     // A `+` suffix (not parsed as "a sub-agent of, so the same"), a trailing dot, a near-miss:
     // each is another agent, so the session is not theirs even with the same key. (Upper case
     // is not a valid local part at all, AGT-01.)
     for local in ["assistant+helper", "assistant.", "assistan7"] {
-        let other = Agent {
-            signer: Signer::jwt(key.clone(), &w.provider.mint(&key, local, w.h.now(), 3600)),
-        };
+        let other = agent_with_key(&w, &key, local);
         let r =
             w.h.send(other.with_token(Method::GET, "/data", w.h.now(), &token))
                 .await;

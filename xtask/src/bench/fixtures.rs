@@ -178,3 +178,27 @@ pub fn now_unix() -> u64 {
         .map(|d| d.as_secs())
         .unwrap_or(FIXED_NOW)
 }
+
+/// Issues a one-hour session for `key` (an `hwk` agent, no agent identity) in the demo
+/// resource's store and returns the `Authorization` value that presents it.
+pub async fn issue_session(
+    resource: &aauth_axum::AAuthResource,
+    key: &SigningKey,
+    now: u64,
+) -> Result<String, String> {
+    let grant = aauth_store::SessionGrant::new(
+        aauth_store::SessionBinding {
+            key_thumbprint: key.thumbprint(),
+            agent_id: None,
+        },
+        now,
+        now + 3600,
+    )
+    .with_person(Some("bench".to_owned()));
+    let token = resource
+        .session_store()
+        .issue(grant)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(format!("AAuth {}", token.expose()))
+}

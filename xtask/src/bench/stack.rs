@@ -5,12 +5,11 @@
 //! kernel. It is also the loop to profile:
 //! `valgrind --tool=callgrind target/release/xtask bench --worker count --case stack --iters 3000`.
 use aauth_sig::{Algorithm, RequestTarget, SignOptions, Signer, SigningKey};
-use aauth_store::{SessionBinding, SessionGrant};
 use axum::body::Body;
 use http::{HeaderMap, HeaderValue, Method, Request};
 use tower::ServiceExt as _;
 
-use super::fixtures::now_unix;
+use super::fixtures::{issue_session, now_unix};
 
 /// The worker's case name.
 pub const CASE: &str = "stack";
@@ -31,26 +30,12 @@ pub fn worker(iters: u64) -> Result<(), String> {
         let mut signed = Vec::with_capacity(AGENTS);
         for _ in 0..AGENTS {
             let key = SigningKey::generate(Algorithm::Ed25519).map_err(|e| e.to_string())?;
-            let grant = SessionGrant::new(
-                SessionBinding {
-                    key_thumbprint: key.thumbprint(),
-                    agent_id: None,
-                },
-                now,
-                now + 3600,
-            )
-            .with_person(Some("bench".to_owned()));
-            let token = resource
-                .session_store()
-                .issue(grant)
-                .await
-                .map_err(|e| e.to_string())?;
+            let authorization = issue_session(&resource, &key, now).await?;
             let mut h = HeaderMap::new();
             h.insert("accept", HeaderValue::from_static("application/json"));
             h.insert(
                 "authorization",
-                HeaderValue::from_str(&format!("AAuth {}", token.expose()))
-                    .map_err(|e| e.to_string())?,
+                HeaderValue::from_str(&authorization).map_err(|e| e.to_string())?,
             );
             let unsigned = h.clone();
             let target = RequestTarget {

@@ -13,7 +13,6 @@ use std::time::{Duration, Instant};
 
 use aauth_axum::AAuthResource;
 use aauth_sig::{Algorithm, RequestTarget, SignOptions, Signer, SigningKey, VerifyingKey};
-use aauth_store::{SessionBinding, SessionGrant};
 use axum::Router;
 use axum::extract::State;
 use axum::routing::get;
@@ -22,7 +21,7 @@ use http::{HeaderMap, HeaderValue, Method, StatusCode};
 use serde_json::json;
 
 use super::Config;
-use super::fixtures::now_unix;
+use super::fixtures::{issue_session, now_unix};
 use super::stats::{Row, stat};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -101,24 +100,11 @@ fn start_server(agents: usize) -> Result<Server, String> {
         let mut out = Vec::new();
         let mut verifying = HashMap::new();
         for (i, key) in keys.into_iter().enumerate() {
-            let grant = SessionGrant::new(
-                SessionBinding {
-                    key_thumbprint: key.thumbprint(),
-                    agent_id: None,
-                },
-                now,
-                now + 3600,
-            )
-            .with_person(Some("bench".to_owned()));
-            let token = resource
-                .session_store()
-                .issue(grant)
-                .await
-                .map_err(|e| e.to_string())?;
+            let token = issue_session(&resource, &key, now).await?;
             verifying.insert(i.to_string(), key.verifying_key());
             out.push(Agent {
                 signer: Signer::hwk(key),
-                token: format!("AAuth {}", token.expose()),
+                token,
             });
         }
         let keys: Keys = Arc::new(verifying);
