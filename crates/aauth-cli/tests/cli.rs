@@ -1240,3 +1240,30 @@ fn sk_25_thumbprint_origin_refuses_es256_keys_and_non_http_urls() {
         .code(2)
         .stderr(contains("not an http(s) URL"));
 }
+
+#[test]
+fn sig_35_fetch_offers_tls_1_2_or_later_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = keygen(dir.path());
+    // rustls has no TLS 1.0/1.1 at all, so what this guards is the binary's TLS stack: a
+    // build that picked up a system TLS backend (reqwest's native-tls) would offer what the
+    // system library allows, and fail here.
+    let catcher = aauth_sig::testing::ClientHelloCatcher::start().unwrap();
+    // The catcher reads the ClientHello and hangs up: the fetch fails, which is not the point.
+    let out = aauth()
+        .args(["fetch", "--no-sessions", "--max-time", "10", "-k"])
+        .arg(&key)
+        .arg(format!("https://{}/data", catcher.addr()))
+        .timeout(std::time::Duration::from_secs(40))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let offered = catcher
+        .offered_versions(std::time::Duration::from_secs(10))
+        .expect("a ClientHello");
+    assert!(!offered.is_empty());
+    assert!(
+        offered.iter().all(|v| [0x0303, 0x0304].contains(v)),
+        "offered {offered:04x?}"
+    );
+}
