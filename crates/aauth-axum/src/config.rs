@@ -22,6 +22,11 @@ use crate::policy::{
     Decision, GrantContext, PolicyContext, PolicyFn, SessionTerms, TermsFn, default_policy,
 };
 
+/// The longest a pending request may be kept open for a person (30 days): long enough for any
+/// approval a person gives by hand, short enough that expiry arithmetic and store TTLs stay
+/// far from overflow.
+pub const MAX_PENDING_TTL: u64 = 30 * 24 * 3600;
+
 /// Default of [`ResourceBuilder::max_pending_per_agent`].
 pub const DEFAULT_MAX_PENDING_PER_AGENT: u32 = 16;
 
@@ -133,6 +138,8 @@ pub enum ConfigError {
     SchemeNotImplemented(String),
     #[error("{0} must be at least {1}")]
     TooSmall(&'static str, u64),
+    #[error("{0} must be at most {1}")]
+    TooLarge(&'static str, u64),
     #[error(
         "no InteractionAuthenticator: the interaction page must know who the person is (IC-07); \
          set one with .authenticator(...) (DevLoopbackPerson is allowed only on a loopback origin \
@@ -428,7 +435,8 @@ impl ResourceBuilder {
         self
     }
 
-    /// Lifetime of a pending request and its interaction code (default 600 s).
+    /// Lifetime of a pending request and its interaction code (default 600 s; 10 s to
+    /// [`MAX_PENDING_TTL`]).
     pub fn pending_ttl(mut self, secs: u64) -> Self {
         self.pending_ttl = secs;
         self
@@ -641,6 +649,9 @@ impl ResourceBuilder {
         }
         if self.pending_ttl < 10 {
             return Err(ConfigError::TooSmall("pending_ttl", 10));
+        }
+        if self.pending_ttl > MAX_PENDING_TTL {
+            return Err(ConfigError::TooLarge("pending_ttl", MAX_PENDING_TTL));
         }
         if self.pending_limits.per_agent == Some(0) {
             return Err(ConfigError::TooSmall("max_pending_per_agent", 1));

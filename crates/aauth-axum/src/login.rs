@@ -308,7 +308,7 @@ impl LocalLogin {
             sha256(&token),
             LoginSession {
                 person,
-                expires_at: now + self.session_ttl,
+                expires_at: now.saturating_add(self.session_ttl),
             },
         );
         Some(token)

@@ -128,7 +128,7 @@ impl AAuthResource {
             path: path.to_owned(),
             scope,
             created_at: now,
-            expires_at: now + inner.pending_ttl,
+            expires_at: now.saturating_add(inner.pending_ttl),
             state: PendingState::Pending,
             failed_code_attempts: 0,
             interacting_since: None,

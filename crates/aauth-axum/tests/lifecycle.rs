@@ -473,6 +473,20 @@ async fn ic_07_login_locks_a_user_after_repeated_wrong_passwords() {
 }
 
 #[tokio::test]
+async fn a_login_lifetime_of_u64_max_signs_in_without_overflow() {
+    // Any lifetime the builder accepts must be usable: the expiry saturates, never wraps or
+    // panics.
+    let h = harness_with(|b| {
+        b.authenticator(std::sync::Arc::new(
+            aauth_axum::LocalLogin::new()
+                .with_user(PERSON, PASSWORD, None)
+                .session_ttl(u64::MAX),
+        ))
+    });
+    assert_eq!(h.sign_in_with(PASSWORD).await.status, StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
 async fn ic_10_a_code_presented_after_expiry_is_expired_and_the_poll_408() {
     let h = harness_with(|b| b.pending_ttl(60));
     let agent = Agent::new();

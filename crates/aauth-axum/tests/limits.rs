@@ -114,6 +114,28 @@ async fn pending_requests_in_total_are_capped_with_503() {
 }
 
 #[test]
+fn a_pending_lifetime_beyond_30_days_is_refused_at_build_time() {
+    let build = |ttl: u64| {
+        AAuthResource::builder(ORIGIN)
+            .pending_ttl(ttl)
+            .accept_hwk()
+            .authenticator(std::sync::Arc::new(aauth_axum::LocalLogin::new()))
+            .build()
+    };
+    for ttl in [aauth_axum::MAX_PENDING_TTL + 1, u64::MAX] {
+        let err = build(ttl).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                ConfigError::TooLarge("pending_ttl", aauth_axum::MAX_PENDING_TTL)
+            ),
+            "{err}"
+        );
+    }
+    build(aauth_axum::MAX_PENDING_TTL).expect("30 days is allowed");
+}
+
+#[test]
 fn pending_limits_of_zero_are_refused_at_build_time() {
     for builder in [
         AAuthResource::builder(ORIGIN).max_pending_per_agent(0),

@@ -211,8 +211,8 @@ enum Command {
         /// discovered over HTTPS, public addresses only.
         #[arg(long)]
         accept_jwt: bool,
-        /// Seconds a pending request and its interaction code live (at least 10).
-        #[arg(long, default_value_t = 600, value_parser = clap::value_parser!(u64).range(10..))]
+        /// Seconds a pending request and its interaction code live (10 to 2592000, 30 days).
+        #[arg(long, default_value_t = 600, value_parser = clap::value_parser!(u64).range(10..=2_592_000))]
         pending_ttl: u64,
         /// Seconds an agent is told to wait between polls (`Retry-After` on `202`); a poll
         /// that comes sooner than that, less one second of slack, is answered `429 slow_down`.

@@ -725,13 +725,16 @@ fn keygen_out_dash_prints_the_jwk_and_writes_no_file() {
 
 #[test]
 fn serve_accept_jwt_and_pending_ttl() {
-    // Below the 10 s floor: a usage error.
-    aauth()
-        .args(["serve", "--listen", "127.0.0.1:0", "--pending-ttl", "5"])
-        .timeout(std::time::Duration::from_secs(30))
-        .assert()
-        .code(2)
-        .stderr(contains("--pending-ttl"));
+    // Below the 10 s floor or above 30 days (u64::MAX once overflowed the expiry): a usage
+    // error.
+    for ttl in ["5", "2592001", "18446744073709551615"] {
+        aauth()
+            .args(["serve", "--listen", "127.0.0.1:0", "--pending-ttl", ttl])
+            .timeout(std::time::Duration::from_secs(30))
+            .assert()
+            .code(2)
+            .stderr(contains("--pending-ttl"));
+    }
     // Retry-After 0 would invite a busy loop (AMB-12): refused as a usage error.
     aauth()
         .args(["serve", "--listen", "127.0.0.1:0", "--retry-after", "0"])
