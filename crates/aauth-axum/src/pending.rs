@@ -178,7 +178,8 @@ impl AAuthResource {
     }
 }
 
-/// `Prefer: wait=N` (RFC 7240 §4.3), if present and well formed.
+/// `Prefer: wait=N` (RFC 7240 §4.3), if present and well formed. A number too large for a
+/// `u64` is still a wish to wait long: it saturates, and the caller caps it.
 fn prefer_wait(headers: &HeaderMap) -> Option<u64> {
     headers
         .get_all("prefer")
@@ -187,9 +188,14 @@ fn prefer_wait(headers: &HeaderMap) -> Option<u64> {
         .flat_map(|v| v.split([',', ';']))
         .filter_map(|p| {
             let (k, v) = p.trim().split_once('=')?;
-            k.trim()
-                .eq_ignore_ascii_case("wait")
-                .then(|| v.trim().trim_matches('"').parse::<u64>().ok())?
+            if !k.trim().eq_ignore_ascii_case("wait") {
+                return None;
+            }
+            let digits = v.trim().trim_matches('"');
+            if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            Some(digits.parse::<u64>().unwrap_or(u64::MAX))
         })
         .next()
 }
@@ -477,5 +483,28 @@ async fn cancel(State(resource): State<AAuthResource>, req: Request) -> Response
         Ok((_, None)) => response::gone(),
         Err(aauth_store::StoreError::NotFound) => response::not_found(),
         Err(_) => response::unavailable(),
+    }
+}
+
+#[cfg(test)]
+mod prefer_tests {
+    use super::prefer_wait;
+    use http::{HeaderMap, HeaderValue};
+
+    fn wait(v: &'static str) -> Option<u64> {
+        let mut h = HeaderMap::new();
+        h.insert("prefer", HeaderValue::from_static(v));
+        prefer_wait(&h)
+    }
+
+    #[test]
+    fn poll_06_prefer_wait_is_read_and_a_huge_value_saturates() {
+        assert_eq!(wait("wait=10"), Some(10));
+        assert_eq!(wait("respond-async, wait=\"7\""), Some(7));
+        assert_eq!(wait("wait=99999999999999999999999"), Some(u64::MAX));
+        assert_eq!(wait("wait=-1"), None);
+        assert_eq!(wait("wait=+5"), None);
+        assert_eq!(wait("wait="), None);
+        assert_eq!(wait("handling=lenient"), None);
     }
 }
