@@ -1,5 +1,40 @@
 //! The built-in interaction pages: small, self-contained, no scripts, escaped throughout.
 
+use axum::response::{Html, IntoResponse as _, Response};
+use http::{HeaderValue, StatusCode};
+
+/// What every page of ours carries: never cached (it shows codes and nonces), never framed
+/// (clickjacking the Approve button), no scripts or foreign form targets.
+pub(crate) fn guard(mut resp: Response) -> Response {
+    let h = resp.headers_mut();
+    h.insert(
+        http::header::CACHE_CONTROL,
+        HeaderValue::from_static("no-store"),
+    );
+    h.insert("x-frame-options", HeaderValue::from_static("DENY"));
+    h.insert(
+        "content-security-policy",
+        HeaderValue::from_static(
+            "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
+        ),
+    );
+    resp
+}
+
+/// `document` as a guarded HTML response.
+pub(crate) fn response(status: StatusCode, document: String) -> Response {
+    guard((status, Html(document)).into_response())
+}
+
+/// A guarded `400` page saying `text`: what a malformed form or query on our pages gets (not
+/// axum's plain-text rejection, which would carry none of the page headers).
+pub(crate) fn bad_request(text: &str) -> Response {
+    response(
+        StatusCode::BAD_REQUEST,
+        page("Bad request", &format!("<p>{}</p>", escape(text))),
+    )
+}
+
 /// Escapes text for HTML element content and double-quoted attribute values.
 pub(crate) fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());

@@ -9,8 +9,9 @@
 use aauth_store::pending::update;
 use aauth_store::{Approval, PendingRecord, PendingState};
 use async_trait::async_trait;
+use axum::extract::rejection::{FormRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::{Form, Router};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -82,18 +83,7 @@ const NONCE_COOKIE: &str = "aauth_interaction";
 
 /// Headers every interaction page carries: never cached, never framed, no scripts.
 fn html_response(status: StatusCode, document: String) -> Response {
-    let mut resp = (status, Html(document)).into_response();
-    let h = resp.headers_mut();
-    h.insert(
-        http::header::CACHE_CONTROL,
-        HeaderValue::from_static("no-store"),
-    );
-    h.insert("x-frame-options", HeaderValue::from_static("DENY"));
-    h.insert(
-        "content-security-policy",
-        HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'"),
-    );
-    resp
+    crate::html::response(status, document)
 }
 
 fn finished(resource: &AAuthResource, status: StatusCode, outcome: Finished) -> Response {
@@ -111,13 +101,7 @@ fn unknown() -> Response {
 }
 
 fn bad_request(text: &str) -> Response {
-    html_response(
-        StatusCode::BAD_REQUEST,
-        crate::html::page(
-            "Bad request",
-            &format!("<p>{}</p>", crate::html::escape(text)),
-        ),
-    )
+    crate::html::bad_request(text)
 }
 
 #[derive(Deserialize)]
@@ -197,9 +181,12 @@ enum Redeem {
 pub(crate) async fn show(
     State(resource): State<AAuthResource>,
     Path(interaction_id): Path<String>,
-    Query(q): Query<CodeQuery>,
+    q: Result<Query<CodeQuery>, QueryRejection>,
     parts: Parts,
 ) -> Response {
+    let Ok(Query(q)) = q else {
+        return bad_request("The address of this page is malformed.");
+    };
     let inner = &resource.inner;
     let person = match inner.authenticator.authenticate(&parts).await {
         Ok(p) => p,
@@ -353,8 +340,11 @@ pub(crate) async fn decide(
     State(resource): State<AAuthResource>,
     Path(interaction_id): Path<String>,
     parts: Parts,
-    Form(form): Form<DecisionForm>,
+    form: Result<Form<DecisionForm>, FormRejection>,
 ) -> Response {
+    let Ok(Form(form)) = form else {
+        return bad_request("The decision form was incomplete or malformed.");
+    };
     let inner = &resource.inner;
     let person = match inner.authenticator.authenticate(&parts).await {
         Ok(p) => p,

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use aauth_store::UnixTime;
 use async_trait::async_trait;
 use axum::Router;
+use axum::extract::rejection::{FormRejection, QueryRejection};
 use axum::extract::{Query, State};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
@@ -134,20 +135,8 @@ fn random_token() -> Option<String> {
         .map(|b| URL_SAFE_NO_PAD.encode(b))
 }
 
-fn no_store(mut resp: Response) -> Response {
-    let h = resp.headers_mut();
-    h.insert(
-        http::header::CACHE_CONTROL,
-        HeaderValue::from_static("no-store"),
-    );
-    h.insert("x-frame-options", HeaderValue::from_static("DENY"));
-    h.insert(
-        "content-security-policy",
-        HeaderValue::from_static(
-            "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
-        ),
-    );
-    resp
+fn no_store(resp: Response) -> Response {
+    crate::html::guard(resp)
 }
 
 impl LocalLogin {
@@ -366,7 +355,13 @@ struct NextQuery {
     next: Option<String>,
 }
 
-async fn login_page(State(login): State<LocalLogin>, Query(q): Query<NextQuery>) -> Response {
+async fn login_page(
+    State(login): State<LocalLogin>,
+    q: Result<Query<NextQuery>, QueryRejection>,
+) -> Response {
+    let Ok(Query(q)) = q else {
+        return crate::html::bad_request("The address of this page is malformed.");
+    };
     login.form(&safe_next(q.next.as_deref()), None)
 }
 
@@ -381,8 +376,11 @@ struct LoginForm {
 async fn login_submit(
     State(login): State<LocalLogin>,
     headers: HeaderMap,
-    axum::Form(form): axum::Form<LoginForm>,
+    form: Result<axum::Form<LoginForm>, FormRejection>,
 ) -> Response {
+    let Ok(axum::Form(form)) = form else {
+        return crate::html::bad_request("The sign-in form was incomplete or malformed.");
+    };
     let next = safe_next(form.next.as_deref());
     let same_browser = cookie_value(&headers, CSRF_COOKIE)
         .is_some_and(|c| bool::from(c.as_bytes().ct_eq(form.csrf.as_bytes())));

@@ -487,6 +487,57 @@ async fn a_login_lifetime_of_u64_max_signs_in_without_overflow() {
 }
 
 #[tokio::test]
+async fn malformed_forms_and_queries_on_our_pages_get_a_guarded_400_page() {
+    let h = harness();
+    let agent = Agent::new();
+    let first = h.send(agent.request(Method::GET, "/data", h.now())).await;
+    let (url, _code, location) = first.interaction();
+    let path = url.strip_prefix(ORIGIN).unwrap().to_owned();
+    let form = |to: &str, body: &'static str, content_type: &'static str| {
+        Request::post(to)
+            .header("content-type", content_type)
+            .body(Body::from(body))
+            .unwrap()
+    };
+    let cases = [
+        form(&path, "", "application/x-www-form-urlencoded"),
+        form(
+            &path,
+            "decision=approve",
+            "application/x-www-form-urlencoded",
+        ),
+        form(&path, r#"{"decision":"approve"}"#, "application/json"),
+        form(
+            "/aauth/login",
+            "username=alice",
+            "application/x-www-form-urlencoded",
+        ),
+        Request::get(format!("{path}?code=a&code=b"))
+            .body(Body::empty())
+            .unwrap(),
+        Request::get("/aauth/login?next=a&next=b")
+            .body(Body::empty())
+            .unwrap(),
+    ];
+    for req in cases {
+        let what = format!("{} {}", req.method(), req.uri());
+        let r = h.send(req).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{what}: {}", r.text());
+        assert!(
+            r.header("content-type").unwrap().starts_with("text/html"),
+            "{what}"
+        );
+        assert_eq!(r.header("cache-control"), Some("no-store"), "{what}");
+        assert_eq!(r.header("x-frame-options"), Some("DENY"), "{what}");
+        assert!(r.header("content-security-policy").is_some(), "{what}");
+    }
+    // Nothing was decided.
+    h.advance(2);
+    let poll = h.send(agent.request(Method::GET, &location, h.now())).await;
+    assert_eq!(poll.json()["status"], "pending");
+}
+
+#[tokio::test]
 async fn ic_10_a_code_presented_after_expiry_is_expired_and_the_poll_408() {
     let h = harness_with(|b| b.pending_ttl(60));
     let agent = Agent::new();
