@@ -71,6 +71,10 @@ pub enum SessionCacheError {
     },
     #[error("session file {path} is not valid: {reason}")]
     Invalid { path: String, reason: String },
+    /// Group or others may read it: session tokens are bearer credentials of this agent, so
+    /// the file must be as private as the key (the cache itself writes it 0600).
+    #[error("session file {path} is readable by other users; run `chmod 600 {path}`")]
+    TooOpen { path: String },
 }
 
 #[derive(Serialize, Deserialize)]
@@ -116,6 +120,19 @@ impl FileSessionCache {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(source) => return Err(SessionCacheError::Read { path: p, source }),
             Ok(meta) => {
+                if meta.is_dir() {
+                    return Err(SessionCacheError::Invalid {
+                        path: p,
+                        reason: "a directory, not a file".into(),
+                    });
+                }
+                #[cfg(unix)]
+                {
+                    use std::os::unix::fs::PermissionsExt;
+                    if meta.permissions().mode() & 0o077 != 0 {
+                        return Err(SessionCacheError::TooOpen { path: p });
+                    }
+                }
                 if meta.len() > MAX_FILE {
                     return Err(SessionCacheError::Invalid {
                         path: p,

@@ -725,6 +725,27 @@ async fn sess_14_tokens_are_never_sent_to_another_origin() {
     assert_eq!(authorization(&other_script.seen()[0]), None);
 }
 
+#[test]
+fn a_session_file_others_can_read_or_a_directory_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let path = dir.path().join("sessions.json");
+        std::fs::write(&path, r#"{"version":1,"sessions":[]}"#).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let err = FileSessionCache::open(&path).unwrap_err();
+        assert!(
+            matches!(err, aauth_agent::SessionCacheError::TooOpen { .. }),
+            "{err}"
+        );
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        FileSessionCache::open(&path).expect("a private file opens");
+    }
+    let err = FileSessionCache::open(dir.path()).unwrap_err();
+    assert!(err.to_string().contains("directory"), "{err}");
+}
+
 #[tokio::test]
 async fn sess_14_a_file_cache_keeps_sessions_across_clients_with_mode_0600() {
     let dir = tempfile::tempdir().unwrap();

@@ -17,6 +17,7 @@ use std::time::{Duration, SystemTime};
 
 use aauth_agent::{
     AAuthClient, AAuthError, CancellationToken, FileSessionCache, InteractionPrompt, ProtocolEvent,
+    SessionCacheError,
 };
 use aauth_cli::{demo_resource, keyfile, person, verify};
 use aauth_sig::{Algorithm, SigningKey};
@@ -139,8 +140,8 @@ enum Command {
         /// Print the response as JSON: {status, headers, body}.
         #[arg(long)]
         json: bool,
-        /// Seconds to wait for the person's decision.
-        #[arg(long, default_value_t = 300)]
+        /// Seconds to wait for the person's decision (at least 1).
+        #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..))]
         timeout: u64,
         /// Seconds allowed for each HTTP exchange, body included (0: no limit); polls waiting
         /// for the person have their own limit.
@@ -224,8 +225,8 @@ enum Command {
         /// Play the person: approve at the interaction page automatically.
         #[arg(long)]
         auto_approve: bool,
-        /// Seconds to wait for the person's decision.
-        #[arg(long, default_value_t = 300)]
+        /// Seconds to wait for the person's decision (at least 1).
+        #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..))]
         timeout: u64,
         /// Open the approval page in the browser.
         #[arg(long)]
@@ -954,8 +955,13 @@ fn interactive_client(
             o.polling_timeout(Duration::from_secs(timeout));
         });
     if let Some(path) = sessions {
-        let cache = FileSessionCache::open(path)
-            .map_err(|e| Failure::new(e, 1).hint("delete the file or pass --no-sessions"))?;
+        let cache = FileSessionCache::open(path).map_err(|e| match e {
+            SessionCacheError::TooOpen { .. } => {
+                Failure::new(e, 1).hint("session tokens are this agent's credentials: keep them private")
+            }
+            _ => Failure::new(e, 1)
+                .hint("give the path of a session file (a corrupt one may be deleted), or pass --no-sessions"),
+        })?;
         builder = builder.session_cache(Arc::new(cache));
     }
     builder.build().map_err(Failure::from)
@@ -1099,10 +1105,23 @@ async fn print_response(
         }
     }
     if status.is_success() {
-        Ok(())
-    } else {
-        Err(Failure::new(format!("the resource answered {status}"), 6))
+        return Ok(());
     }
+    let failure = Failure::new(format!("the resource answered {status}"), 6);
+    if status == reqwest::StatusCode::TOO_MANY_REQUESTS {
+        // The resource limits open approvals per agent: ours are withdrawn on Ctrl-C and
+        // otherwise expire with the pending request.
+        let wait = headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("retry-after"))
+            .map(|(_, v)| format!("after {v} s "))
+            .unwrap_or_default();
+        return Err(failure.hint(format!(
+            "too many requests from this agent, or too many waiting for approval: try again \
+             {wait}(requests left waiting expire on their own)"
+        )));
+    }
+    Err(failure)
 }
 
 async fn sign(req: RequestArgs, json: bool, verbose: bool) -> Result<(), Failure> {

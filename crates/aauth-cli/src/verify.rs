@@ -47,6 +47,8 @@ pub enum CaptureError {
     DuplicateHost,
     #[error("the body is shorter than its Content-Length ({got} of {declared} bytes)")]
     ShortBody { declared: usize, got: usize },
+    #[error("Content-Length {0:?} is not one non-negative decimal number")]
+    ContentLength(String),
 }
 
 /// How many characters of the capture an error message repeats.
@@ -110,9 +112,12 @@ fn parse_json(text: &str) -> Result<Captured, CaptureError> {
     let uri: Uri = j.url.parse().map_err(|_| {
         CaptureError::Json(format!("url {:?} is not an absolute URL", clip(&j.url)))
     })?;
-    if uri.authority().is_none() {
+    // `http::Uri` also takes a bare `host` (authority-form) or `/path`: only http(s) with a
+    // host names the request's target.
+    let http_scheme = matches!(uri.scheme_str(), Some("http" | "https"));
+    if uri.authority().is_none() || !http_scheme {
         return Err(CaptureError::Json(format!(
-            "url {:?} is not an absolute URL (scheme and host)",
+            "url {:?} is not an absolute http(s) URL (scheme and host)",
             clip(&j.url)
         )));
     }
@@ -212,10 +217,27 @@ fn parse_raw(text: &str, scheme: &str) -> Result<Captured, CaptureError> {
         return Err(CaptureError::DuplicateHost);
     }
     let rest = text.get(offset..).unwrap_or_default().as_bytes();
-    let declared = headers
-        .get(http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<usize>().ok());
+    // RFC 9110 §8.6: one decimal number; several lines or a bad value leave the body's end
+    // unknown, which a verifier must not guess at.
+    let mut lengths = headers.get_all(http::header::CONTENT_LENGTH).iter();
+    let declared = match (lengths.next(), lengths.next()) {
+        (None, _) => None,
+        (Some(v), None) => {
+            let text = String::from_utf8_lossy(v.as_bytes());
+            let digits = text.trim();
+            if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(CaptureError::ContentLength(clip(digits)));
+            }
+            Some(
+                digits
+                    .parse::<usize>()
+                    .map_err(|_| CaptureError::ContentLength(clip(digits)))?,
+            )
+        }
+        (Some(_), Some(_)) => {
+            return Err(CaptureError::ContentLength("more than one line".into()));
+        }
+    };
     let body = match declared {
         // Content-Length says where the body ends (a final newline an editor added is not
         // part of it).
@@ -394,6 +416,33 @@ mod tests {
         let c = clip(&long);
         assert!(c.len() < 200, "{c}");
         assert!(c.ends_with("(100000 bytes in all)"), "{c}");
+    }
+
+    #[test]
+    fn a_bad_content_length_or_a_url_that_is_not_http_is_malformed() {
+        for cl in ["99999999999999999999999", "-1", "+2", "", "2, 2", "0x10"] {
+            let capture =
+                format!("POST /x HTTP/1.1\r\nHost: a.example\r\nContent-Length: {cl}\r\n\r\nhi");
+            assert!(
+                matches!(
+                    parse_capture(&capture, "https"),
+                    Err(CaptureError::ContentLength(_))
+                ),
+                "{cl:?}"
+            );
+        }
+        let twice = "POST /x HTTP/1.1\r\nHost: a.example\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nhi";
+        assert!(matches!(
+            parse_capture(twice, "https"),
+            Err(CaptureError::ContentLength(_))
+        ));
+        for url in ["nope", "/x", "ftp://a.example/x", "a.example:443"] {
+            let json = format!(r#"{{"method":"GET","url":"{url}","headers":{{}}}}"#);
+            assert!(
+                matches!(parse_capture(&json, "https"), Err(CaptureError::Json(_))),
+                "{url}"
+            );
+        }
     }
 
     #[test]

@@ -1270,3 +1270,32 @@ fn sig_35_fetch_offers_tls_1_2_or_later_only() {
         "offered {offered:04x?}"
     );
 }
+
+#[test]
+fn a_429_says_when_to_try_again_and_timeout_0_is_a_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = keygen(dir.path());
+    let origin = hostile_server(|_, s| {
+        let body = r#"{"error":"slow_down"}"#;
+        send(s, format!("HTTP/1.1 429 Too Many Requests\r\ncontent-type: application/problem+json\r\nretry-after: 7\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}", body.len()).as_bytes());
+    });
+    aauth()
+        .args(["fetch", "--no-sessions", "-k"])
+        .arg(&key)
+        .arg(format!("{origin}/data"))
+        .timeout(std::time::Duration::from_secs(40))
+        .assert()
+        .code(6)
+        .stderr(contains("429").and(contains("try again after 7 s")));
+    for cmd in [
+        &["fetch", "--timeout", "0", "http://127.0.0.1:9/"][..],
+        &["demo", "--timeout", "0"],
+    ] {
+        aauth()
+            .args(cmd)
+            .timeout(std::time::Duration::from_secs(30))
+            .assert()
+            .code(2)
+            .stderr(contains("--timeout"));
+    }
+}
