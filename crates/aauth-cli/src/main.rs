@@ -117,6 +117,7 @@ enum Command {
     },
     /// Print the RFC 7638 thumbprint of a key file (the agent's pseudonymous identity).
     Thumbprint {
+        /// Key file: a JWK (from `aauth keygen`) or a PKCS#8 PEM.
         #[arg(short, long, env = "AAUTH_KEY", default_value = "aauth-key.jwk")]
         key: PathBuf,
         /// Print the public JWK as well, as JSON.
