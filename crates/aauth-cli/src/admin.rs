@@ -24,6 +24,7 @@ use aauth_wire::Thumbprint;
 use aauth_wire::access::SessionToken;
 use aauth_wire::problem::{PROBLEM_JSON, ProblemDetails};
 use axum::Router;
+use axum::extract::rejection::StringRejection;
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::StatusCode;
 use axum::http::header::CONTENT_TYPE;
@@ -70,7 +71,27 @@ async fn by_agent(State(r): State<AAuthResource>, Path(agent): Path<String>) -> 
     answer(r.revoke_agent(&agent).await)
 }
 
-async fn by_token(State(r): State<AAuthResource>, body: String) -> Response {
+async fn by_token(
+    State(r): State<AAuthResource>,
+    body: Result<String, StringRejection>,
+) -> Response {
+    let body = match body {
+        Ok(b) => b,
+        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            return problem(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "invalid_request",
+                "the body must be one session token (at most 4096 bytes)",
+            );
+        }
+        Err(_) => {
+            return problem(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "the body must be one session token (UTF-8 text)",
+            );
+        }
+    };
     let Ok(token) = SessionToken::parse(body.trim()) else {
         return problem(
             StatusCode::BAD_REQUEST,

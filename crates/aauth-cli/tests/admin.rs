@@ -44,3 +44,25 @@ async fn cross_site_and_rebinding_requests_are_refused() {
         StatusCode::FORBIDDEN
     );
 }
+
+#[tokio::test]
+async fn a_bad_session_body_gets_problem_json() {
+    let resource = demo_resource::resource("http://127.0.0.1:1").unwrap();
+    for (body, want) in [
+        (vec![0xff, 0xfe], StatusCode::BAD_REQUEST),
+        (vec![b'a'; 5 * 1024 * 1024], StatusCode::PAYLOAD_TOO_LARGE),
+        (b"not a token!".to_vec(), StatusCode::BAD_REQUEST),
+    ] {
+        let req = Request::post("/revoke/session")
+            .header("host", "127.0.0.1:9999")
+            .body(Body::from(body))
+            .unwrap();
+        let resp = admin::router(resource.clone()).oneshot(req).await.unwrap();
+        assert_eq!(resp.status(), want);
+        assert_eq!(
+            resp.headers()["content-type"],
+            "application/problem+json",
+            "{want}"
+        );
+    }
+}
