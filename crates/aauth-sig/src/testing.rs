@@ -288,6 +288,19 @@ impl ClientHelloCatcher {
         let record = self.hello.recv_timeout(timeout).ok()?;
         offered_tls_versions(&record)
     }
+
+    /// Panics unless a ClientHello came within 10 s and offered TLS 1.2 (0x0303) and/or 1.3
+    /// (0x0304) and nothing older (SIG-35).
+    pub fn assert_only_tls_1_2_or_later(&self) {
+        let offered = self
+            .offered_versions(Duration::from_secs(10))
+            .expect("a ClientHello within 10 s");
+        assert!(!offered.is_empty(), "no version offered");
+        assert!(
+            offered.iter().all(|v| [0x0303, 0x0304].contains(v)),
+            "offered {offered:04x?}"
+        );
+    }
 }
 
 /// Parses one TLS handshake record holding a ClientHello (RFC 8446 §4.1.2) down to the
