@@ -968,19 +968,68 @@ fn interactive_client(
     builder.build().map_err(Failure::from)
 }
 
-/// Ctrl-C while waiting cancels the wait (and withdraws the pending request).
-fn cancel_on_ctrl_c() -> CancellationToken {
+/// How long a command may take to end by itself after Ctrl-C or SIGTERM.
+const SIGNAL_GRACE: Duration = Duration::from_secs(2);
+
+/// Ctrl-C or SIGTERM cancels the token: a wait for the person ends and withdraws its pending
+/// request (the agent answers `Cancelled`, exit 130). Listening for the signals takes their
+/// default action away, so every other phase (a slow first answer, a streaming body) is ended
+/// by [`interruptible`]; a second signal exits at once.
+fn cancel_on_signals() -> CancellationToken {
     let token = CancellationToken::new();
     let t = token.clone();
     tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
+        while next_signal().await {
+            if t.is_cancelled() {
+                errln!("error: interrupted");
+                std::process::exit(130);
+            }
             t.cancel();
         }
     });
     token
 }
 
+/// The next Ctrl-C or SIGTERM; `false` when they cannot be listened for.
+async fn next_signal() -> bool {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            return tokio::select! {
+                r = tokio::signal::ctrl_c() => r.is_ok(),
+                s = term.recv() => s.is_some(),
+            };
+        }
+    }
+    tokio::signal::ctrl_c().await.is_ok()
+}
+
+/// `work`, ended with exit 130 when `cancel` fires and it does not finish within
+/// [`SIGNAL_GRACE`] (time for the agent to withdraw a pending request and say so itself).
+async fn interruptible<T>(
+    cancel: &CancellationToken,
+    work: impl std::future::Future<Output = Result<T, Failure>>,
+) -> Result<T, Failure> {
+    tokio::select! {
+        r = work => r,
+        () = async {
+            cancel.cancelled().await;
+            tokio::time::sleep(SIGNAL_GRACE).await;
+        } => Err(Failure::new("interrupted", 130)),
+    }
+}
+
 async fn fetch(req: RequestArgs, opts: FetchOptions) -> Result<(), Failure> {
+    let cancel = cancel_on_signals();
+    interruptible(&cancel, fetch_until(req, opts, cancel.clone())).await
+}
+
+async fn fetch_until(
+    req: RequestArgs,
+    opts: FetchOptions,
+    cancel: CancellationToken,
+) -> Result<(), Failure> {
     let url = request_url(&req.url)?;
     check_transport(&url, opts.allow_insecure_http)?;
     let key = AgentKey::new(load_key(&req.key)?, !req.one_key_for_all_origins);
@@ -1002,7 +1051,7 @@ async fn fetch(req: RequestArgs, opts: FetchOptions) -> Result<(), Failure> {
         ui.clone(),
         Arc::new(move |p| show_ui.show(&p, qr, open)),
     )?;
-    let builder = build_request(&client, &req)?.cancel_on(cancel_on_ctrl_c());
+    let builder = build_request(&client, &req)?.cancel_on(cancel);
     let result = builder.send().await;
     ui.done();
     let resp = match result {
@@ -1401,6 +1450,20 @@ async fn serve(
 }
 
 async fn demo(auto_approve: bool, timeout: u64, open: bool) -> Result<(), Failure> {
+    let cancel = cancel_on_signals();
+    interruptible(
+        &cancel,
+        demo_until(auto_approve, timeout, open, cancel.clone()),
+    )
+    .await
+}
+
+async fn demo_until(
+    auto_approve: bool,
+    timeout: u64,
+    open: bool,
+    cancel: CancellationToken,
+) -> Result<(), Failure> {
     let (_addr, resource, _handle) = demo_resource::spawn(([127, 0, 0, 1], 0).into(), None)
         .await
         .map_err(|e| Failure::new(e, 1))?;
@@ -1455,7 +1518,7 @@ async fn demo(auto_approve: bool, timeout: u64, open: bool) -> Result<(), Failur
     )?;
     let url = format!("{}/data", resource.origin());
     outln!("3. Agent: signed GET {url}");
-    let result = client.get(&url).cancel_on(cancel_on_ctrl_c()).send().await;
+    let result = client.get(&url).cancel_on(cancel).send().await;
     ui.done();
     let resp = result?;
     let has_token = client.session_token(resource.origin()).is_some();

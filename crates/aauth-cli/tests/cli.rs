@@ -1292,3 +1292,100 @@ fn a_429_says_when_to_try_again_and_timeout_0_is_a_usage_error() {
             .stderr(contains("--timeout"));
     }
 }
+
+/// Sends `signal` (`INT`, `TERM`) to a child process with the system's `kill`.
+#[cfg(unix)]
+fn signal(child: &std::process::Child, signal: &str) {
+    let ok = std::process::Command::new("kill")
+        .arg(format!("-{signal}"))
+        .arg(child.id().to_string())
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "kill -{signal}");
+}
+
+/// Waits at most `limit` for `child` to exit; its exit code.
+#[cfg(unix)]
+fn exit_within(child: &mut std::process::Child, limit: std::time::Duration) -> Option<i32> {
+    let started = std::time::Instant::now();
+    while started.elapsed() < limit {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status.code();
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    panic!("still running after {limit:?}");
+}
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_or_sigterm_end_fetch_in_any_phase_with_exit_130() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = keygen(dir.path());
+    let origin = hostile_server(|_, s| {
+        // Headers and a first chunk, then nothing: fetch is streaming when the signal comes.
+        send(
+            s,
+            b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\nfirst bytes\n",
+        );
+        std::thread::sleep(std::time::Duration::from_secs(120));
+    });
+    for sig in ["INT", "TERM"] {
+        let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("aauth"))
+            .args(["fetch", "--no-sessions", "--max-time", "0", "-k"])
+            .arg(&key)
+            .arg(format!("{origin}/stream"))
+            .env_remove("AAUTH_KEY")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut out = BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        out.read_line(&mut line).unwrap();
+        assert_eq!(line, "first bytes\n");
+        signal(&child, sig);
+        let code = exit_within(&mut child, std::time::Duration::from_secs(20));
+        assert_eq!(code, Some(130), "{sig}");
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn sigterm_while_waiting_for_the_person_withdraws_the_pending_request() {
+    static WITHDRAWN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    let dir = tempfile::tempdir().unwrap();
+    let key = keygen(dir.path());
+    let origin = hostile_server(|path, s| {
+        if path == "/pending/1" {
+            // Retry-After is 60 s, so the only request here within the test is the DELETE.
+            WITHDRAWN.store(true, std::sync::atomic::Ordering::SeqCst);
+            send(s, b"HTTP/1.1 204 No Content\r\nconnection: close\r\n\r\n");
+        } else {
+            send(s, b"HTTP/1.1 202 Accepted\r\naauth-requirement: requirement=interaction;url=\"http://127.0.0.1:9/i\";code=\"ABCD-EFGH\"\r\nlocation: /pending/1\r\nretry-after: 60\r\ncache-control: no-store\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+        }
+    });
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("aauth"))
+        .args(["fetch", "--no-sessions", "--no-qr", "-k"])
+        .arg(&key)
+        .arg(format!("{origin}/data"))
+        .env_remove("AAUTH_KEY")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The prompt names the code once the 202 is in.
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    while !seen.contains("ABCD-EFGH") {
+        let mut line = String::new();
+        assert!(err.read_line(&mut line).unwrap() > 0, "no prompt: {seen}");
+        seen.push_str(&line);
+    }
+    signal(&child, "TERM");
+    let code = exit_within(&mut child, std::time::Duration::from_secs(20));
+    assert_eq!(code, Some(130));
+    assert!(WITHDRAWN.load(std::sync::atomic::Ordering::SeqCst));
+}
