@@ -840,7 +840,8 @@ impl Core {
                 location: location.clone(),
             }),
         }
-        let deadline = self.clock.monotonic() + opts.polling_timeout;
+        // Saturating: `polling_timeout(Duration::MAX)` means "no limit", not a panic.
+        let deadline = self.clock.monotonic().saturating_add(opts.polling_timeout);
         let mut backoff = Backoff::new(first_wait);
         let mut attempt: u32 = 0;
         loop {

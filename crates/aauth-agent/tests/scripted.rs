@@ -546,6 +546,24 @@ async fn poll_05_prefer_wait_is_sent_on_polls_only_when_configured() {
 }
 
 #[tokio::test]
+async fn a_polling_timeout_of_duration_max_means_no_limit() {
+    let (origin, script) = resource().await;
+    let h = harness_with(|b| {
+        b.with_interaction_handling(|o| {
+            o.polling_timeout(Duration::MAX);
+        })
+    });
+    // The client has been running a while: the deadline is "now + timeout", which must not
+    // overflow.
+    *h.clock.elapsed.lock().unwrap() = Duration::from_secs(5);
+    script.push(Reply::interaction("7KQ2-M9XD").h("retry-after", "2"));
+    script.push(Reply::ok_with_token("tok-1"));
+    script.push(reply(200).body("data"));
+    let resp = h.client.get(format!("{origin}/data")).send().await.unwrap();
+    assert_eq!(resp.text().await.unwrap(), "data");
+}
+
+#[tokio::test]
 async fn amb_33_polling_timeout_ends_the_wait_and_withdraws_the_pending_url() {
     let (origin, script) = resource().await;
     let h = harness_with(|b| {

@@ -27,6 +27,10 @@ use crate::policy::{
 /// far from overflow.
 pub const MAX_PENDING_TTL: u64 = 30 * 24 * 3600;
 
+/// The longest `Prefer: wait` a resource may be configured to honour (5 minutes): a long poll
+/// holds a connection and a store subscription the whole time.
+pub const MAX_LONG_POLL: u64 = 300;
+
 /// Default of [`ResourceBuilder::max_pending_per_agent`].
 pub const DEFAULT_MAX_PENDING_PER_AGENT: u32 = 16;
 
@@ -469,7 +473,8 @@ impl ResourceBuilder {
         self
     }
 
-    /// The longest `Prefer: wait` the resource honours (default 30 s, AMB-13).
+    /// The longest `Prefer: wait` the resource honours (default 30 s, AMB-13; at most
+    /// [`MAX_LONG_POLL`]: each waiting poll holds a connection).
     pub fn max_wait(mut self, secs: u64) -> Self {
         self.max_wait = secs;
         self
@@ -649,6 +654,9 @@ impl ResourceBuilder {
         }
         if self.pending_ttl < 10 {
             return Err(ConfigError::TooSmall("pending_ttl", 10));
+        }
+        if self.max_wait > MAX_LONG_POLL {
+            return Err(ConfigError::TooLarge("max_wait", MAX_LONG_POLL));
         }
         if self.pending_ttl > MAX_PENDING_TTL {
             return Err(ConfigError::TooLarge("pending_ttl", MAX_PENDING_TTL));

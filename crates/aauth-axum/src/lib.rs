@@ -44,7 +44,8 @@ pub use aauth_sig::{HwkAlgPolicy, ReplayScope};
 pub use aauth_store::{AgentTokenId, RevokeOutcome, SessionGrant, StoreError};
 pub use config::{
     AAuthResource, AccessModeName, CallbackPolicy, ConfigError, DEFAULT_MAX_PENDING_PER_AGENT,
-    DEFAULT_MAX_PENDING_TOTAL, InvalidSessionPolicy, MAX_PENDING_TTL, ResourceBuilder, Strictness,
+    DEFAULT_MAX_PENDING_TOTAL, InvalidSessionPolicy, MAX_LONG_POLL, MAX_PENDING_TTL,
+    ResourceBuilder, Strictness,
 };
 pub use extract::{Authorized, RequireInteraction, VerifiedAgent};
 pub use interaction::{DevLoopbackPerson, InteractionAuthenticator, Person};

@@ -114,7 +114,7 @@ async fn pending_requests_in_total_are_capped_with_503() {
 }
 
 #[test]
-fn a_pending_lifetime_beyond_30_days_is_refused_at_build_time() {
+fn a_pending_lifetime_beyond_30_days_or_a_long_poll_beyond_5_minutes_is_refused() {
     let build = |ttl: u64| {
         AAuthResource::builder(ORIGIN)
             .pending_ttl(ttl)
@@ -133,6 +133,22 @@ fn a_pending_lifetime_beyond_30_days_is_refused_at_build_time() {
         );
     }
     build(aauth_axum::MAX_PENDING_TTL).expect("30 days is allowed");
+    let long_poll = |secs: u64| {
+        AAuthResource::builder(ORIGIN)
+            .max_wait(secs)
+            .accept_hwk()
+            .authenticator(std::sync::Arc::new(aauth_axum::LocalLogin::new()))
+            .build()
+    };
+    let err = long_poll(u64::MAX).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ConfigError::TooLarge("max_wait", aauth_axum::MAX_LONG_POLL)
+        ),
+        "{err}"
+    );
+    long_poll(aauth_axum::MAX_LONG_POLL).expect("5 minutes is allowed");
 }
 
 #[test]

@@ -141,8 +141,8 @@ enum Command {
         /// Print the response as JSON: {status, headers, body}.
         #[arg(long)]
         json: bool,
-        /// Seconds to wait for the person's decision (at least 1).
-        #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..))]
+        /// Seconds to wait for the person's decision (1 to 2592000, 30 days).
+        #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=2_592_000))]
         timeout: u64,
         /// Seconds allowed for each HTTP exchange, body included (0: no limit); polls waiting
         /// for the person have their own limit.
@@ -226,8 +226,8 @@ enum Command {
         /// Play the person: approve at the interaction page automatically.
         #[arg(long)]
         auto_approve: bool,
-        /// Seconds to wait for the person's decision (at least 1).
-        #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..))]
+        /// Seconds to wait for the person's decision (1 to 2592000, 30 days).
+        #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=2_592_000))]
         timeout: u64,
         /// Open the approval page in the browser.
         #[arg(long)]

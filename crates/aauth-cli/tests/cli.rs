@@ -1283,6 +1283,13 @@ fn a_429_says_when_to_try_again_and_timeout_0_is_a_usage_error() {
     for cmd in [
         &["fetch", "--timeout", "0", "http://127.0.0.1:9/"][..],
         &["demo", "--timeout", "0"],
+        &[
+            "fetch",
+            "--timeout",
+            "18446744073709551615",
+            "http://127.0.0.1:9/",
+        ],
+        &["demo", "--timeout", "2592001"],
     ] {
         aauth()
             .args(cmd)

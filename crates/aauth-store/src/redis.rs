@@ -162,6 +162,14 @@ fn real_now() -> UnixTime {
 
 /// Seconds from now until `at`, at least 1 (a key must not be created already expired) and at
 /// most [`MAX_TTL`].
+/// `now + d`, or about 30 years from now when that overflows (tokio's `Instant + Duration`
+/// panics on overflow; any wait that long is "until something else happens").
+fn instant_after(d: Duration) -> tokio::time::Instant {
+    let now = tokio::time::Instant::now();
+    now.checked_add(d)
+        .unwrap_or_else(|| now + Duration::from_secs(30 * 365 * 24 * 3600))
+}
+
 fn ttl_until(at: UnixTime) -> u64 {
     at.saturating_sub(real_now()).clamp(1, MAX_TTL)
 }
@@ -1125,11 +1133,11 @@ impl PendingStore for RedisPendingStore {
             Some(v) if v != seen_version => return Ok(()),
             Some(_) => {}
         }
-        let deadline = tokio::time::Instant::now() + timeout;
+        let deadline = instant_after(timeout);
         let every = self.backend.shared.config.fallback_recheck;
         // The fallback clock is not reset by notifications about other records, so busy
         // traffic cannot starve the re-check.
-        let mut fallback_at = tokio::time::Instant::now() + every;
+        let mut fallback_at = instant_after(every);
         loop {
             if tokio::time::Instant::now() >= deadline {
                 return Ok(());
@@ -1141,12 +1149,12 @@ impl PendingStore for RedisPendingStore {
                     Err(broadcast::error::RecvError::Lagged(_)) => true,
                     Err(broadcast::error::RecvError::Closed) => {
                         tokio::time::sleep_until(wake_at).await;
-                        fallback_at = tokio::time::Instant::now() + every;
+                        fallback_at = instant_after(every);
                         true
                     }
                 },
                 _ = tokio::time::sleep_until(wake_at) => {
-                    fallback_at = tokio::time::Instant::now() + every;
+                    fallback_at = instant_after(every);
                     true
                 }
             };
