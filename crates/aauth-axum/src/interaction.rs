@@ -9,7 +9,7 @@
 use aauth_store::pending::update;
 use aauth_store::{Approval, PendingRecord, PendingState};
 use async_trait::async_trait;
-use axum::extract::rejection::{FormRejection, QueryRejection};
+use axum::extract::rejection::{FormRejection, PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use axum::{Form, Router};
@@ -180,11 +180,11 @@ enum Redeem {
 /// `GET {interaction}/{id}[?code=…][&callback=…]`.
 pub(crate) async fn show(
     State(resource): State<AAuthResource>,
-    Path(interaction_id): Path<String>,
+    interaction_id: Result<Path<String>, PathRejection>,
     q: Result<Query<CodeQuery>, QueryRejection>,
     parts: Parts,
 ) -> Response {
-    let Ok(Query(q)) = q else {
+    let (Ok(Path(interaction_id)), Ok(Query(q))) = (interaction_id, q) else {
         return bad_request("The address of this page is malformed.");
     };
     let inner = &resource.inner;
@@ -338,10 +338,13 @@ enum Decided {
 /// `POST {interaction}/{id}` with `nonce` and `decision=approve|deny`.
 pub(crate) async fn decide(
     State(resource): State<AAuthResource>,
-    Path(interaction_id): Path<String>,
+    interaction_id: Result<Path<String>, PathRejection>,
     parts: Parts,
     form: Result<Form<DecisionForm>, FormRejection>,
 ) -> Response {
+    let Ok(Path(interaction_id)) = interaction_id else {
+        return bad_request("The address of this page is malformed.");
+    };
     let Ok(Form(form)) = form else {
         return bad_request("The decision form was incomplete or malformed.");
     };

@@ -499,6 +499,8 @@ async fn malformed_forms_and_queries_on_our_pages_get_a_guarded_400_page() {
             .body(Body::from(body))
             .unwrap()
     };
+    // The interaction route with an id that is not UTF-8 once percent-decoded.
+    let bad_id = format!("{}/%FF", path.rsplit_once('/').unwrap().0);
     let cases = [
         form(&path, "", "application/x-www-form-urlencoded"),
         form(
@@ -518,6 +520,12 @@ async fn malformed_forms_and_queries_on_our_pages_get_a_guarded_400_page() {
         Request::get("/aauth/login?next=a&next=b")
             .body(Body::empty())
             .unwrap(),
+        Request::get(&bad_id).body(Body::empty()).unwrap(),
+        form(
+            &bad_id,
+            "nonce=x&decision=approve",
+            "application/x-www-form-urlencoded",
+        ),
     ];
     for req in cases {
         let what = format!("{} {}", req.method(), req.uri());

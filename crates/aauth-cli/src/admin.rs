@@ -24,7 +24,7 @@ use aauth_wire::Thumbprint;
 use aauth_wire::access::SessionToken;
 use aauth_wire::problem::{PROBLEM_JSON, ProblemDetails};
 use axum::Router;
-use axum::extract::rejection::StringRejection;
+use axum::extract::rejection::{PathRejection, StringRejection};
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::StatusCode;
 use axum::http::header::CONTENT_TYPE;
@@ -59,15 +59,55 @@ fn answer<E: std::fmt::Display>(r: Result<usize, E>) -> Response {
     }
 }
 
-async fn by_key(State(r): State<AAuthResource>, Path(jkt): Path<String>) -> Response {
+/// A path segment that did not decode (not UTF-8): problem+json, not axum's plain text.
+fn bad_segment() -> Response {
+    problem(
+        StatusCode::BAD_REQUEST,
+        "invalid_request",
+        "the path segment is not valid percent-encoded UTF-8",
+    )
+}
+
+async fn by_key(
+    State(r): State<AAuthResource>,
+    jkt: Result<Path<String>, PathRejection>,
+) -> Response {
+    let Ok(Path(jkt)) = jkt else {
+        return bad_segment();
+    };
+    // An RFC 7638 SHA-256 thumbprint: 43 base64url characters. Anything else cannot match
+    // a key, and "revoked 0" would hide the operator's typo.
+    let is_thumbprint = jkt.len() == 43
+        && jkt
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if !is_thumbprint {
+        return problem(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "not a key thumbprint (43 base64url characters; `aauth thumbprint` prints one)",
+        );
+    }
     answer(r.revoke_agent_key(&Thumbprint::from_encoded(jkt)).await)
 }
 
-async fn by_person(State(r): State<AAuthResource>, Path(person): Path<String>) -> Response {
+async fn by_person(
+    State(r): State<AAuthResource>,
+    person: Result<Path<String>, PathRejection>,
+) -> Response {
+    let Ok(Path(person)) = person else {
+        return bad_segment();
+    };
     answer(r.revoke_person(&person).await)
 }
 
-async fn by_agent(State(r): State<AAuthResource>, Path(agent): Path<String>) -> Response {
+async fn by_agent(
+    State(r): State<AAuthResource>,
+    agent: Result<Path<String>, PathRejection>,
+) -> Response {
+    let Ok(Path(agent)) = agent else {
+        return bad_segment();
+    };
     answer(r.revoke_agent(&agent).await)
 }
 

@@ -1445,7 +1445,12 @@ async fn serve(
     tokio::select! {
         _ = handle => Err(Failure::new("the server stopped", 1)),
         _ = admin_stopped => Err(Failure::new("the admin listener stopped", 1)),
-        _ = tokio::signal::ctrl_c() => Ok(()),
+        // Ctrl-C or SIGTERM (`docker stop`, systemd) stop the server cleanly.
+        () = async {
+            if !next_signal().await {
+                std::future::pending::<()>().await;
+            }
+        } => Ok(()),
     }
 }
 

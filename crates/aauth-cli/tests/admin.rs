@@ -66,3 +66,36 @@ async fn a_bad_session_body_gets_problem_json() {
         );
     }
 }
+
+#[tokio::test]
+async fn bad_path_segments_and_non_thumbprints_get_problem_json() {
+    let resource = demo_resource::resource("http://127.0.0.1:1").unwrap();
+    let long = "a".repeat(20_000);
+    for path in [
+        "/revoke/key/%FF".to_owned(),
+        "/revoke/person/%FF".to_owned(),
+        "/revoke/agent/%FF".to_owned(),
+        format!("/revoke/key/{long}"),
+        "/revoke/key/not-a-thumbprint".to_owned(),
+    ] {
+        let req = Request::post(path.as_str())
+            .header("host", "127.0.0.1:9999")
+            .body(Body::empty())
+            .unwrap();
+        let resp = admin::router(resource.clone()).oneshot(req).await.unwrap();
+        assert_eq!(
+            resp.status(),
+            StatusCode::BAD_REQUEST,
+            "{}",
+            &path[..40.min(path.len())]
+        );
+        assert_eq!(resp.headers()["content-type"], "application/problem+json");
+    }
+    // A well-formed thumbprint of no known key revokes nothing, successfully.
+    let req = Request::post(format!("/revoke/key/{}", "A".repeat(43)))
+        .header("host", "127.0.0.1:9999")
+        .body(Body::empty())
+        .unwrap();
+    let resp = admin::router(resource).oneshot(req).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+}

@@ -1396,3 +1396,14 @@ fn sigterm_while_waiting_for_the_person_withdraws_the_pending_request() {
     assert_eq!(code, Some(130));
     assert!(WITHDRAWN.load(std::sync::atomic::Ordering::SeqCst));
 }
+
+#[cfg(unix)]
+#[test]
+fn serve_stops_cleanly_on_sigint_and_sigterm() {
+    for sig in ["INT", "TERM"] {
+        let (mut child, _origin) = serve();
+        signal(&child, sig);
+        let code = exit_within(&mut child, std::time::Duration::from_secs(20));
+        assert_eq!(code, Some(0), "{sig}");
+    }
+}
