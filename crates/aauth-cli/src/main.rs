@@ -761,9 +761,20 @@ struct FetchOptions {
 #[derive(Clone, Default)]
 struct WaitUi {
     spinner: Arc<Mutex<Option<ProgressBar>>>,
+    /// A pending request is open (from the 202 until the answer): a signal then gives the
+    /// agent time to withdraw it.
+    waiting: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl WaitUi {
+    fn set_waiting(&self, on: bool) {
+        self.waiting.store(on, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    fn is_waiting(&self) -> bool {
+        self.waiting.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
     fn show(&self, prompt: &InteractionPrompt, qr: bool, open: bool) {
         let url = prompt.approval_url();
         errln!("Approve at: {url}");
@@ -808,6 +819,7 @@ impl WaitUi {
     }
 
     fn done(&self) {
+        self.set_waiting(false);
         if let Ok(mut s) = self.spinner.lock()
             && let Some(pb) = s.take()
         {
@@ -941,11 +953,14 @@ fn interactive_client(
             if verbose {
                 print_event(e);
             }
-            if let ProtocolEvent::Polled {
-                interacting: true, ..
-            } = e
-            {
-                ui.message("the person is on the approval page");
+            match e {
+                ProtocolEvent::Interaction { .. } | ProtocolEvent::AwaitingApproval { .. } => {
+                    ui.set_waiting(true);
+                }
+                ProtocolEvent::Polled {
+                    interacting: true, ..
+                } => ui.message("the person is on the approval page"),
+                _ => {}
             }
         })
         .with_interaction_handling(move |o| {
@@ -978,8 +993,10 @@ const SIGNAL_GRACE: Duration = Duration::from_secs(2);
 fn cancel_on_signals() -> CancellationToken {
     let token = CancellationToken::new();
     let t = token.clone();
+    // Registered before any work starts, so an early signal is not lost to the default action.
+    let mut signals = Signals::listen();
     tokio::spawn(async move {
-        while next_signal().await {
+        while signals.next().await {
             if t.is_cancelled() {
                 errln!("error: interrupted");
                 std::process::exit(130);
@@ -990,45 +1007,74 @@ fn cancel_on_signals() -> CancellationToken {
     token
 }
 
-/// The next Ctrl-C or SIGTERM; `false` when they cannot be listened for.
-async fn next_signal() -> bool {
+/// Ctrl-C and SIGTERM, listened for from the moment of [`Signals::listen`].
+struct Signals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
+    unix: Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>,
+}
+
+impl Signals {
+    fn listen() -> Signals {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let unix = signal(SignalKind::interrupt())
+                .and_then(|int| Ok((int, signal(SignalKind::terminate())?)))
+                .ok();
+            Signals { unix }
+        }
+        #[cfg(not(unix))]
+        Signals {}
+    }
+
+    /// The next Ctrl-C or SIGTERM; `false` when they cannot be listened for.
+    async fn next(&mut self) -> bool {
+        #[cfg(unix)]
+        if let Some((int, term)) = self.unix.as_mut() {
             return tokio::select! {
-                r = tokio::signal::ctrl_c() => r.is_ok(),
+                s = int.recv() => s.is_some(),
                 s = term.recv() => s.is_some(),
             };
         }
+        tokio::signal::ctrl_c().await.is_ok()
     }
-    tokio::signal::ctrl_c().await.is_ok()
 }
 
-/// `work`, ended with exit 130 when `cancel` fires and it does not finish within
-/// [`SIGNAL_GRACE`] (time for the agent to withdraw a pending request and say so itself).
+/// `work`, ended with exit 130 when `cancel` fires: at once, or, while a pending request is
+/// open, when it does not finish within [`SIGNAL_GRACE`] (time for the agent to withdraw the
+/// request and say so itself).
 async fn interruptible<T>(
     cancel: &CancellationToken,
+    ui: &WaitUi,
     work: impl std::future::Future<Output = Result<T, Failure>>,
 ) -> Result<T, Failure> {
     tokio::select! {
         r = work => r,
         () = async {
             cancel.cancelled().await;
-            tokio::time::sleep(SIGNAL_GRACE).await;
+            if ui.is_waiting() {
+                tokio::time::sleep(SIGNAL_GRACE).await;
+            }
         } => Err(Failure::new("interrupted", 130)),
     }
 }
 
 async fn fetch(req: RequestArgs, opts: FetchOptions) -> Result<(), Failure> {
     let cancel = cancel_on_signals();
-    interruptible(&cancel, fetch_until(req, opts, cancel.clone())).await
+    let ui = WaitUi::default();
+    interruptible(
+        &cancel,
+        &ui,
+        fetch_until(req, opts, cancel.clone(), ui.clone()),
+    )
+    .await
 }
 
 async fn fetch_until(
     req: RequestArgs,
     opts: FetchOptions,
     cancel: CancellationToken,
+    ui: WaitUi,
 ) -> Result<(), Failure> {
     let url = request_url(&req.url)?;
     check_transport(&url, opts.allow_insecure_http)?;
@@ -1036,7 +1082,6 @@ async fn fetch_until(
     if let Some(note) = key.es256_note(opts.sessions.is_some()) {
         errln!("{note}");
     }
-    let ui = WaitUi::default();
     let show_ui = ui.clone();
     let (qr, open) = (opts.qr, opts.open);
     let client = interactive_client(
@@ -1362,6 +1407,8 @@ async fn serve(
     admin_listen: Option<SocketAddr>,
     more: ServeMore,
 ) -> Result<(), Failure> {
+    // Before the banner: a supervisor may signal as soon as it sees it.
+    let mut signals = Signals::listen();
     let shared_password = demo_password.is_some();
     let login = match demo_password {
         Some(p) if p.is_empty() => {
@@ -1447,7 +1494,7 @@ async fn serve(
         _ = admin_stopped => Err(Failure::new("the admin listener stopped", 1)),
         // Ctrl-C or SIGTERM (`docker stop`, systemd) stop the server cleanly.
         () = async {
-            if !next_signal().await {
+            if !signals.next().await {
                 std::future::pending::<()>().await;
             }
         } => Ok(()),
@@ -1456,9 +1503,11 @@ async fn serve(
 
 async fn demo(auto_approve: bool, timeout: u64, open: bool) -> Result<(), Failure> {
     let cancel = cancel_on_signals();
+    let ui = WaitUi::default();
     interruptible(
         &cancel,
-        demo_until(auto_approve, timeout, open, cancel.clone()),
+        &ui,
+        demo_until(auto_approve, timeout, open, cancel.clone(), ui.clone()),
     )
     .await
 }
@@ -1468,6 +1517,7 @@ async fn demo_until(
     timeout: u64,
     open: bool,
     cancel: CancellationToken,
+    ui: WaitUi,
 ) -> Result<(), Failure> {
     let (_addr, resource, _handle) = demo_resource::spawn(([127, 0, 0, 1], 0).into(), None)
         .await
@@ -1490,7 +1540,6 @@ async fn demo_until(
         "2. Agent key generated (Ed25519); this resource sees key {}",
         seen.thumbprint()
     );
-    let ui = WaitUi::default();
     let show_ui = ui.clone();
     let show: Show = Arc::new(move |prompt| {
         if auto_approve {
