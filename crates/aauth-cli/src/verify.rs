@@ -100,6 +100,32 @@ fn json_header(headers: &mut HeaderMap, name: &str, value: &str) -> Result<(), C
     Ok(())
 }
 
+/// What `http::Uri` lets through but an http(s) request cannot carry (RFC 9110 §4.2): user
+/// information, and a port that is not 1–65535.
+fn check_authority(uri: &Uri) -> Result<(), &'static str> {
+    let Some(authority) = uri.authority() else {
+        return Ok(());
+    };
+    if authority.as_str().contains('@') {
+        return Err("user information is not allowed in an http(s) URL");
+    }
+    // `Authority::port` is `None` for a port too large for a u16, so read the text itself.
+    let host_port = authority
+        .as_str()
+        .rsplit_once('@')
+        .map_or(authority.as_str(), |(_, hp)| hp);
+    let port = host_port
+        .strip_prefix(authority.host())
+        .and_then(|rest| rest.strip_prefix(':'))
+        .filter(|p| !p.is_empty());
+    if let Some(p) = port
+        && !matches!(p.parse::<u16>(), Ok(1..))
+    {
+        return Err("the port is not 1–65535");
+    }
+    Ok(())
+}
+
 fn parse_json(text: &str) -> Result<Captured, CaptureError> {
     let j: JsonCapture =
         serde_json::from_str(text).map_err(|e| CaptureError::Json(clip(&e.to_string())))?;
@@ -120,6 +146,9 @@ fn parse_json(text: &str) -> Result<Captured, CaptureError> {
             "url {:?} is not an absolute http(s) URL (scheme and host)",
             clip(&j.url)
         )));
+    }
+    if let Err(why) = check_authority(&uri) {
+        return Err(CaptureError::Json(format!("url {:?}: {why}", clip(&j.url))));
     }
     let not_string = |k: &str| {
         CaptureError::Json(format!(
@@ -253,6 +282,13 @@ fn parse_raw(text: &str, scheme: &str) -> Result<Captured, CaptureError> {
     };
     let url = if target.starts_with("http://") || target.starts_with("https://") {
         target.to_owned()
+    } else if !target.starts_with('/') {
+        // Asterisk-form (`OPTIONS *`) and authority-form (`CONNECT host:port`) name no
+        // resource whose `@target-uri` a signature could cover.
+        return Err(CaptureError::RequestLine(format!(
+            "request target {:?} is neither a path nor an absolute URL",
+            clip(target)
+        )));
     } else {
         let host = headers
             .get(http::header::HOST)
@@ -261,6 +297,9 @@ fn parse_raw(text: &str, scheme: &str) -> Result<Captured, CaptureError> {
         format!("{scheme}://{host}{target}")
     };
     let uri: Uri = url.parse().map_err(|_| CaptureError::Url(clip(&url)))?;
+    if let Err(why) = check_authority(&uri) {
+        return Err(CaptureError::Url(format!("{}: {why}", clip(&url))));
+    }
     Ok(Captured {
         method,
         uri,
@@ -431,12 +470,48 @@ mod tests {
                 "{cl:?}"
             );
         }
+        for raw in [
+            "GET * HTTP/1.1\r\nHost: a.example\r\n\r\n",
+            "CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\n\r\n",
+        ] {
+            assert!(
+                matches!(
+                    parse_capture(raw, "https"),
+                    Err(CaptureError::RequestLine(_))
+                ),
+                "{raw:?}"
+            );
+        }
+        for raw in [
+            "GET / HTTP/1.1\r\nHost: a:99999999\r\n\r\n",
+            "GET http://user:pw@a/ HTTP/1.1\r\n\r\n",
+        ] {
+            assert!(
+                matches!(parse_capture(raw, "https"), Err(CaptureError::Url(_))),
+                "{raw:?}"
+            );
+        }
+        // An IPv6 literal with and without a port is fine.
+        for raw in [
+            "GET / HTTP/1.1\r\nHost: [::1]:8080\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: [::1]\r\n\r\n",
+        ] {
+            assert!(parse_capture(raw, "https").is_ok(), "{raw:?}");
+        }
         let twice = "POST /x HTTP/1.1\r\nHost: a.example\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nhi";
         assert!(matches!(
             parse_capture(twice, "https"),
             Err(CaptureError::ContentLength(_))
         ));
-        for url in ["nope", "/x", "ftp://a.example/x", "a.example:443"] {
+        for url in [
+            "nope",
+            "/x",
+            "ftp://a.example/x",
+            "a.example:443",
+            "https://a:0/",
+            "https://a:99999999/",
+            "http://user:pw@a/",
+        ] {
             let json = format!(r#"{{"method":"GET","url":"{url}","headers":{{}}}}"#);
             assert!(
                 matches!(parse_capture(&json, "https"), Err(CaptureError::Json(_))),
