@@ -23,6 +23,7 @@ use subtle::ConstantTimeEq;
 
 use crate::AAuthResource;
 use crate::config::{CallbackPolicy, is_loopback_host};
+use crate::html::{self, bad_request};
 use crate::login::cookie_value;
 use crate::pages::{CodeEntryView, DecisionView, Finished};
 
@@ -81,27 +82,18 @@ impl InteractionAuthenticator for DevLoopbackPerson {
 
 const NONCE_COOKIE: &str = "aauth_interaction";
 
-/// Headers every interaction page carries: never cached, never framed, no scripts.
-fn html_response(status: StatusCode, document: String) -> Response {
-    crate::html::response(status, document)
-}
-
 fn finished(resource: &AAuthResource, status: StatusCode, outcome: Finished) -> Response {
-    html_response(status, resource.inner.pages.finished(outcome))
+    html::response(status, resource.inner.pages.finished(outcome))
 }
 
 fn unknown() -> Response {
-    html_response(
+    html::response(
         StatusCode::NOT_FOUND,
         crate::html::page(
             "Request not found",
             "<p>This approval link is not known. It may have expired; ask the application to try again.</p>",
         ),
     )
-}
-
-fn bad_request(text: &str) -> Response {
-    crate::html::bad_request(text)
 }
 
 #[derive(Deserialize)]
@@ -220,7 +212,7 @@ pub(crate) async fn show(
             form_action: &action,
             error: None,
         };
-        return html_response(StatusCode::OK, inner.pages.enter_code(&view));
+        return html::response(StatusCode::OK, inner.pages.enter_code(&view));
     };
 
     let nonce_raw = match aauth_store::random_bytes::<24>() {
@@ -286,7 +278,7 @@ pub(crate) async fn show(
                 form_action: &action,
                 nonce: &nonce_raw,
             };
-            let mut resp = html_response(StatusCode::OK, inner.pages.decide(&view));
+            let mut resp = html::response(StatusCode::OK, inner.pages.decide(&view));
             let secure = if inner.origin.starts_with("https:") {
                 "; Secure"
             } else {
@@ -308,7 +300,7 @@ pub(crate) async fn show(
                 form_action: &action,
                 error: Some(&msg),
             };
-            html_response(StatusCode::BAD_REQUEST, inner.pages.enter_code(&view))
+            html::response(StatusCode::BAD_REQUEST, inner.pages.enter_code(&view))
         }
         Redeem::Locked => {
             tracing::info!(target: "aauth::interaction", outcome = "locked", "too many wrong codes");
@@ -359,7 +351,7 @@ pub(crate) async fn decide(
         _ => return bad_request("Unknown decision."),
     };
     let forbidden = || {
-        html_response(
+        html::response(
             StatusCode::FORBIDDEN,
             crate::html::page(
                 "Not allowed",

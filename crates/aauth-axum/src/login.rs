@@ -20,7 +20,7 @@ use ring::{digest, pbkdf2};
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
-use crate::html::{escape, page};
+use crate::html::{bad_request, escape, guard, page};
 use crate::interaction::{InteractionAuthenticator, Person};
 
 const SESSION_COOKIE: &str = "aauth_login";
@@ -135,10 +135,6 @@ fn random_token() -> Option<String> {
         .map(|b| URL_SAFE_NO_PAD.encode(b))
 }
 
-fn no_store(resp: Response) -> Response {
-    crate::html::guard(resp)
-}
-
 impl LocalLogin {
     /// No users yet; the login page is served at `/aauth/login`.
     pub fn new() -> Self {
@@ -242,7 +238,7 @@ impl LocalLogin {
         } else {
             StatusCode::OK
         };
-        let mut resp = no_store((status, Html(page("Sign in", &body))).into_response());
+        let mut resp = guard((status, Html(page("Sign in", &body))).into_response());
         if let Some(v) = self.cookie(CSRF_COOKIE, &nonce, 600, &self.path) {
             resp.headers_mut().insert(http::header::SET_COOKIE, v);
         }
@@ -338,7 +334,7 @@ impl InteractionAuthenticator for LocalLogin {
         if let Ok(v) = HeaderValue::from_str(&location) {
             resp.headers_mut().insert(http::header::LOCATION, v);
         }
-        Err(no_store(resp))
+        Err(guard(resp))
     }
 
     fn routes(&self) -> Option<Router> {
@@ -360,7 +356,7 @@ async fn login_page(
     q: Result<Query<NextQuery>, QueryRejection>,
 ) -> Response {
     let Ok(Query(q)) = q else {
-        return crate::html::bad_request("The address of this page is malformed.");
+        return bad_request("The address of this page is malformed.");
     };
     login.form(&safe_next(q.next.as_deref()), None)
 }
@@ -379,13 +375,13 @@ async fn login_submit(
     form: Result<axum::Form<LoginForm>, FormRejection>,
 ) -> Response {
     let Ok(axum::Form(form)) = form else {
-        return crate::html::bad_request("The sign-in form was incomplete or malformed.");
+        return bad_request("The sign-in form was incomplete or malformed.");
     };
     let next = safe_next(form.next.as_deref());
     let same_browser = cookie_value(&headers, CSRF_COOKIE)
         .is_some_and(|c| bool::from(c.as_bytes().ct_eq(form.csrf.as_bytes())));
     if !same_browser {
-        return no_store(
+        return guard(
             (
                 StatusCode::FORBIDDEN,
                 Html(page(
@@ -412,5 +408,5 @@ async fn login_submit(
     if let Some(v) = login.cookie(SESSION_COOKIE, &session, login.session_ttl, "/") {
         h.append(http::header::SET_COOKIE, v);
     }
-    no_store(resp)
+    guard(resp)
 }

@@ -113,17 +113,20 @@ async fn pending_requests_in_total_are_capped_with_503() {
     assert_eq!(h.resource.metrics().challenges_refused, 1);
 }
 
+/// Builds a resource with `configure` applied on top of the minimum valid settings.
+fn build(
+    configure: impl FnOnce(aauth_axum::ResourceBuilder) -> aauth_axum::ResourceBuilder,
+) -> Result<AAuthResource, ConfigError> {
+    configure(AAuthResource::builder(ORIGIN))
+        .accept_hwk()
+        .authenticator(std::sync::Arc::new(aauth_axum::LocalLogin::new()))
+        .build()
+}
+
 #[test]
 fn a_pending_lifetime_beyond_30_days_or_a_long_poll_beyond_5_minutes_is_refused() {
-    let build = |ttl: u64| {
-        AAuthResource::builder(ORIGIN)
-            .pending_ttl(ttl)
-            .accept_hwk()
-            .authenticator(std::sync::Arc::new(aauth_axum::LocalLogin::new()))
-            .build()
-    };
     for ttl in [aauth_axum::MAX_PENDING_TTL + 1, u64::MAX] {
-        let err = build(ttl).unwrap_err();
+        let err = build(|b| b.pending_ttl(ttl)).unwrap_err();
         assert!(
             matches!(
                 err,
@@ -132,15 +135,8 @@ fn a_pending_lifetime_beyond_30_days_or_a_long_poll_beyond_5_minutes_is_refused(
             "{err}"
         );
     }
-    build(aauth_axum::MAX_PENDING_TTL).expect("30 days is allowed");
-    let long_poll = |secs: u64| {
-        AAuthResource::builder(ORIGIN)
-            .max_wait(secs)
-            .accept_hwk()
-            .authenticator(std::sync::Arc::new(aauth_axum::LocalLogin::new()))
-            .build()
-    };
-    let err = long_poll(u64::MAX).unwrap_err();
+    build(|b| b.pending_ttl(aauth_axum::MAX_PENDING_TTL)).expect("30 days is allowed");
+    let err = build(|b| b.max_wait(u64::MAX)).unwrap_err();
     assert!(
         matches!(
             err,
@@ -148,7 +144,7 @@ fn a_pending_lifetime_beyond_30_days_or_a_long_poll_beyond_5_minutes_is_refused(
         ),
         "{err}"
     );
-    long_poll(aauth_axum::MAX_LONG_POLL).expect("5 minutes is allowed");
+    build(|b| b.max_wait(aauth_axum::MAX_LONG_POLL)).expect("5 minutes is allowed");
 }
 
 #[test]

@@ -24,10 +24,11 @@ use aauth_wire::Thumbprint;
 use aauth_wire::access::SessionToken;
 use aauth_wire::problem::{PROBLEM_JSON, ProblemDetails};
 use axum::Router;
-use axum::extract::rejection::{PathRejection, StringRejection};
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::extract::rejection::StringRejection;
+use axum::extract::{DefaultBodyLimit, FromRequestParts, Path, State};
 use axum::http::StatusCode;
 use axum::http::header::CONTENT_TYPE;
+use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 
@@ -59,22 +60,26 @@ fn answer<E: std::fmt::Display>(r: Result<usize, E>) -> Response {
     }
 }
 
-/// A path segment that did not decode (not UTF-8): problem+json, not axum's plain text.
-fn bad_segment() -> Response {
-    problem(
-        StatusCode::BAD_REQUEST,
-        "invalid_request",
-        "the path segment is not valid percent-encoded UTF-8",
-    )
+/// The route's one path segment, decoded; one that does not decode (not UTF-8) is refused
+/// with problem+json rather than axum's plain text.
+struct Segment(String);
+
+impl<S: Send + Sync> FromRequestParts<S> for Segment {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Response> {
+        match Path::<String>::from_request_parts(parts, state).await {
+            Ok(Path(s)) => Ok(Segment(s)),
+            Err(_) => Err(problem(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "the path segment is not valid percent-encoded UTF-8",
+            )),
+        }
+    }
 }
 
-async fn by_key(
-    State(r): State<AAuthResource>,
-    jkt: Result<Path<String>, PathRejection>,
-) -> Response {
-    let Ok(Path(jkt)) = jkt else {
-        return bad_segment();
-    };
+async fn by_key(State(r): State<AAuthResource>, Segment(jkt): Segment) -> Response {
     // An RFC 7638 SHA-256 thumbprint: 43 base64url characters. Anything else cannot match
     // a key, and "revoked 0" would hide the operator's typo.
     let is_thumbprint = jkt.len() == 43
@@ -91,23 +96,11 @@ async fn by_key(
     answer(r.revoke_agent_key(&Thumbprint::from_encoded(jkt)).await)
 }
 
-async fn by_person(
-    State(r): State<AAuthResource>,
-    person: Result<Path<String>, PathRejection>,
-) -> Response {
-    let Ok(Path(person)) = person else {
-        return bad_segment();
-    };
+async fn by_person(State(r): State<AAuthResource>, Segment(person): Segment) -> Response {
     answer(r.revoke_person(&person).await)
 }
 
-async fn by_agent(
-    State(r): State<AAuthResource>,
-    agent: Result<Path<String>, PathRejection>,
-) -> Response {
-    let Ok(Path(agent)) = agent else {
-        return bad_segment();
-    };
+async fn by_agent(State(r): State<AAuthResource>, Segment(agent): Segment) -> Response {
     answer(r.revoke_agent(&agent).await)
 }
 

@@ -1040,16 +1040,20 @@ impl Signals {
     }
 }
 
-/// `work`, ended with exit 130 when `cancel` fires: at once, or, while a pending request is
-/// open, when it does not finish within [`SIGNAL_GRACE`] (time for the agent to withdraw the
+/// Runs `work` (given the cancellation token and the waiting display) until it ends or a
+/// signal comes: then it ends with exit 130 at once, or, while a pending request is open,
+/// when it does not finish within [`SIGNAL_GRACE`] (time for the agent to withdraw the
 /// request and say so itself).
-async fn interruptible<T>(
-    cancel: &CancellationToken,
-    ui: &WaitUi,
-    work: impl std::future::Future<Output = Result<T, Failure>>,
-) -> Result<T, Failure> {
+async fn interruptible<Fut>(
+    work: impl FnOnce(CancellationToken, WaitUi) -> Fut,
+) -> Result<(), Failure>
+where
+    Fut: std::future::Future<Output = Result<(), Failure>>,
+{
+    let cancel = cancel_on_signals();
+    let ui = WaitUi::default();
     tokio::select! {
-        r = work => r,
+        r = work(cancel.clone(), ui.clone()) => r,
         () = async {
             cancel.cancelled().await;
             if ui.is_waiting() {
@@ -1060,14 +1064,7 @@ async fn interruptible<T>(
 }
 
 async fn fetch(req: RequestArgs, opts: FetchOptions) -> Result<(), Failure> {
-    let cancel = cancel_on_signals();
-    let ui = WaitUi::default();
-    interruptible(
-        &cancel,
-        &ui,
-        fetch_until(req, opts, cancel.clone(), ui.clone()),
-    )
-    .await
+    interruptible(|cancel, ui| fetch_until(req, opts, cancel, ui)).await
 }
 
 async fn fetch_until(
@@ -1502,14 +1499,7 @@ async fn serve(
 }
 
 async fn demo(auto_approve: bool, timeout: u64, open: bool) -> Result<(), Failure> {
-    let cancel = cancel_on_signals();
-    let ui = WaitUi::default();
-    interruptible(
-        &cancel,
-        &ui,
-        demo_until(auto_approve, timeout, open, cancel.clone(), ui.clone()),
-    )
-    .await
+    interruptible(|cancel, ui| demo_until(auto_approve, timeout, open, cancel, ui)).await
 }
 
 async fn demo_until(

@@ -109,12 +109,10 @@ fn check_authority(uri: &Uri) -> Result<(), &'static str> {
     if authority.as_str().contains('@') {
         return Err("user information is not allowed in an http(s) URL");
     }
-    // `Authority::port` is `None` for a port too large for a u16, so read the text itself.
-    let host_port = authority
+    // `Authority::port` is `None` for a port too large for a u16, so read the text itself
+    // (no user information is left to skip: it was refused above).
+    let port = authority
         .as_str()
-        .rsplit_once('@')
-        .map_or(authority.as_str(), |(_, hp)| hp);
-    let port = host_port
         .strip_prefix(authority.host())
         .and_then(|rest| rest.strip_prefix(':'))
         .filter(|p| !p.is_empty());

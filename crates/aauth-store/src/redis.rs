@@ -160,8 +160,6 @@ fn real_now() -> UnixTime {
         .unwrap_or(0)
 }
 
-/// Seconds from now until `at`, at least 1 (a key must not be created already expired) and at
-/// most [`MAX_TTL`].
 /// `now + d`, or about 30 years from now when that overflows (tokio's `Instant + Duration`
 /// panics on overflow; any wait that long is "until something else happens").
 fn instant_after(d: Duration) -> tokio::time::Instant {
@@ -170,6 +168,8 @@ fn instant_after(d: Duration) -> tokio::time::Instant {
         .unwrap_or_else(|| now + Duration::from_secs(30 * 365 * 24 * 3600))
 }
 
+/// Seconds from now until `at`, at least 1 (a key must not be created already expired) and at
+/// most [`MAX_TTL`].
 fn ttl_until(at: UnixTime) -> u64 {
     at.saturating_sub(real_now()).clamp(1, MAX_TTL)
 }
